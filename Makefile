@@ -1,0 +1,124 @@
+# bookrec build. GNU Make + pkg-config.
+#   make                 build build/bookrec
+#   make run             install deps, build, import data (real or synthetic), split, report
+#   make test            install deps, build, unit tests, fuzz-corpus replay, integration tests
+#   make unit            unit tests only
+#   make fuzz FUZZ=csv   run one libFuzzer driver (clang) for FUZZ_SECONDS (default 60)
+#   make bench-import    import throughput and peak memory (bench/import.md)
+# Switches: SANITIZER=address|undefined|thread (also "address,undefined"), NO_OMP=1,
+#           WERROR=1 (CI sets it), CC=clang.
+
+CC ?= cc
+PKGS := sqlite3 jansson libxxhash
+SANITIZER ?=
+BUILD ?= build$(if $(SANITIZER),-$(subst $(comma),-,$(SANITIZER)))
+comma := ,
+
+WARN := -Wall -Wextra -Wstrict-prototypes -Werror=implicit-function-declaration \
+        -Wshadow -Wno-unused-parameter
+CFLAGS ?= -O2 -g
+ALL_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) -Iinclude -MMD -MP \
+              $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm -lpthread
+ifneq ($(WERROR),)
+ALL_CFLAGS += -Werror
+endif
+ifeq ($(NO_OMP),)
+ALL_CFLAGS += -fopenmp
+LDLIBS += -fopenmp
+endif
+ifneq ($(SANITIZER),)
+ALL_CFLAGS += -fsanitize=$(SANITIZER) -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDLIBS += -fsanitize=$(SANITIZER)
+endif
+
+LIB_SRC := $(sort $(wildcard lib/*/*.c))
+CLI_SRC := $(sort $(wildcard cli/*.c))
+TEST_SRC := tests/unit/main.c $(sort $(wildcard tests/unit/*/*.c))
+FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_NAMES := $(patsubst tests/fuzz/fuzz_%.c,%,$(FUZZ_SRC))
+MIGRATIONS := $(sort $(wildcard lib/store/migrations/*.sql))
+
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/migrations.o
+CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
+TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
+
+BIN := $(BUILD)/bookrec
+LIBA := $(BUILD)/libbookrec.a
+UNIT := $(BUILD)/unit-tests
+
+.PHONY: all deps run test unit fuzz-replay integration fuzz bench-import clean format
+all: $(BIN)
+
+deps:
+	@bash scripts/deps.sh
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+# Migrations are embedded in the binary: one C array per .sql file.
+$(BUILD)/gen/migrations.c: $(MIGRATIONS) scripts/embed_migrations.sh
+	@mkdir -p $(dir $@)
+	bash scripts/embed_migrations.sh $(MIGRATIONS) > $@
+
+$(BUILD)/obj/migrations.o: $(BUILD)/gen/migrations.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(LIBA): $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BIN): $(CLI_OBJ) $(LIBA)
+	$(CC) -o $@ $(CLI_OBJ) $(LIBA) $(LDLIBS)
+
+$(UNIT): $(TEST_OBJ) $(LIBA)
+	$(CC) -o $@ $(TEST_OBJ) $(LIBA) $(LDLIBS)
+
+$(BUILD)/obj/tests/%.o: ALL_CFLAGS += -Itests
+
+# Each fuzz driver also links with a replay main, so its corpus runs under gcc.
+$(BUILD)/fuzz-replay-%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(LIBA)
+	$(CC) $(ALL_CFLAGS) -Itests -o $@ tests/fuzz/fuzz_$*.c tests/fuzz/replay.c $(LIBA) $(LDLIBS)
+
+unit: $(UNIT)
+	$(UNIT)
+
+fuzz-replay: $(FUZZ_NAMES:%=$(BUILD)/fuzz-replay-%)
+	@for f in $(FUZZ_NAMES); do $(BUILD)/fuzz-replay-$$f tests/fuzz/corpus/$$f || exit 1; done
+
+integration: $(BIN)
+	BOOKREC_BIN=$(abspath $(BIN)) /usr/bin/python3 -m pytest -q tests/integration
+
+test: deps
+	$(MAKE) unit
+	$(MAKE) fuzz-replay
+	$(MAKE) integration
+
+# Coverage-guided fuzzing with clang's libFuzzer (not part of make test).
+FUZZ ?= csv
+FUZZ_SECONDS ?= 60
+fuzz:
+	$(MAKE) BUILD=build-fuzz CC=clang SANITIZER=address,undefined build-fuzz/libbookrec.a
+	clang $(filter-out -MMD -MP,$(ALL_CFLAGS)) -Itests -fsanitize=fuzzer,address,undefined \
+	    -o build-fuzz/fuzz-$(FUZZ) tests/fuzz/fuzz_$(FUZZ).c build-fuzz/libbookrec.a $(LDLIBS)
+	@mkdir -p tests/fuzz/crashes
+	build-fuzz/fuzz-$(FUZZ) -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=tests/fuzz/crashes/ \
+	    -max_len=4096 build-fuzz/corpus-$(FUZZ) tests/fuzz/corpus/$(FUZZ) 2>&1 | tail -5 ; \
+	    mkdir -p build-fuzz/corpus-$(FUZZ)
+
+run: deps
+	$(MAKE) all
+	bash scripts/run.sh
+
+bench-import: $(BIN)
+	bash bench/import.sh
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf build build-*
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
