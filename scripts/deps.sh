@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs the Debian packages that bookrec's build and tests need, when missing.
+# Idempotent and quiet when everything is present. Extra packages may be given
+# as arguments (CI adds clang for the fuzzers).
+set -euo pipefail
+
+PKGS=(
+    gcc make pkg-config            # toolchain (libgomp comes with gcc)
+    libsqlite3-dev                 # embedded store
+    libjansson-dev                 # JSON (reports, manifests)
+    libxxhash-dev                  # hashing
+    python3-pytest                 # black-box CLI/integration tests (/usr/bin/python3)
+    postgresql                     # migrations are checked against a real PostgreSQL
+)
+PKGS+=("$@")
+
+missing=()
+for p in "${PKGS[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "deps: installing ${missing[*]}" >&2
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# `make run`: the main job as far as the product goes at this commit.
+# Imports the real data (../shared/data or $BOOKREC_DATA) or, when it is absent,
+# a synthetic catalog written by `bookrec demo-data`; then makes the frozen
+# evaluation split with its train-only features, and exports the split.
+# Re-running is incremental: the database in var/ is kept.
+set -euo pipefail
+BIN=${BOOKREC_BIN:-build/bookrec}
+DATA=${BOOKREC_DATA:-../shared/data}
+VAR=${BOOKREC_VAR:-var}
+DB="$VAR/bookrec.db"
+mkdir -p "$VAR"
+
+if [ -d "$DATA/bookcrossing" ]; then
+    echo "run: importing the real data from $DATA"
+    sources=("$DATA/goodbooks10k" "$DATA/descriptions" "$DATA/openlibrary" "$DATA/bookcrossing")
+else
+    echo "run: $DATA not found: generating a SYNTHETIC demo catalog in $VAR/demo-data"
+    "$BIN" demo-data "$VAR/demo-data"
+    sources=("$VAR/demo-data")
+fi
+"$BIN" import --db "$DB" --report-json "$VAR/import-report.json" "${sources[@]}"
+"$BIN" split --db "$DB" --export "$VAR/split"
+echo
+echo "run: database $DB, import report $VAR/import-report.json, split exported to $VAR/split/"
