@@ -100,13 +100,15 @@ test: deps
 FUZZ ?= csv
 FUZZ_SECONDS ?= 60
 fuzz:
-	$(MAKE) BUILD=build-fuzz CC=clang SANITIZER=address,undefined build-fuzz/libbookrec.a
-	clang $(filter-out -MMD -MP,$(ALL_CFLAGS)) -Itests -fsanitize=fuzzer,address,undefined \
-	    -o build-fuzz/fuzz-$(FUZZ) tests/fuzz/fuzz_$(FUZZ).c build-fuzz/libbookrec.a $(LDLIBS)
-	@mkdir -p tests/fuzz/crashes
+	$(MAKE) BUILD=build-fuzz CC=clang NO_OMP=1 SANITIZER=address,undefined build-fuzz/libbookrec.a
+	clang -std=c11 -D_GNU_SOURCE -g -O1 -Iinclude -Itests $(shell pkg-config --cflags $(PKGS)) \
+	    -fsanitize=fuzzer,address,undefined -o build-fuzz/fuzz-$(FUZZ) tests/fuzz/fuzz_$(FUZZ).c \
+	    build-fuzz/libbookrec.a $(shell pkg-config --libs $(PKGS)) -lm -lpthread
+	@mkdir -p tests/fuzz/crashes build-fuzz/corpus-$(FUZZ)
 	build-fuzz/fuzz-$(FUZZ) -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=tests/fuzz/crashes/ \
-	    -max_len=4096 build-fuzz/corpus-$(FUZZ) tests/fuzz/corpus/$(FUZZ) 2>&1 | tail -5 ; \
-	    mkdir -p build-fuzz/corpus-$(FUZZ)
+	    -max_len=4096 -print_final_stats=0 build-fuzz/corpus-$(FUZZ) tests/fuzz/corpus/$(FUZZ) \
+	    2> build-fuzz/fuzz-$(FUZZ).log || { tail -40 build-fuzz/fuzz-$(FUZZ).log; exit 1; }
+	@tail -2 build-fuzz/fuzz-$(FUZZ).log
 
 run: deps
 	$(MAKE) all

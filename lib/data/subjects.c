@@ -61,17 +61,16 @@ const char *br_subject_reason_name(br_subject_reason r)
 
 /* Words ending in s that are not plurals (or whose singular would be wrong). */
 static const char *const plural_invariant[] = {
-    "achilles",  "adams",     "aesthetics", "alps",       "andrews",   "arkansas",
-    "athens",    "atkins",    "burroughs",  "canvas",     "cervantes", "chaos",
-    "charles",   "christmas", "collins",    "cosmos",     "dawkins",   "descartes",
-    "dickens",   "dumas",     "edwards",    "ethos",      "euripides", "evans",
-    "gymnastics","hades",     "hawkins",    "hercules",   "hermes",    "higgins",
-    "holmes",    "hopkins",   "hughes",     "james",      "jenkins",   "jones",
-    "kansas",    "kudos",     "lens",       "matthews",   "meyers",    "moses",
-    "myers",     "news",      "pathos",     "perkins",    "pres",      "reynolds",
-    "rhodes",    "richards",  "roberts",    "sanders",    "saunders",  "series",
-    "simmons",   "socrates",  "sophocles",  "species",    "stevens",   "texas",
-    "thanatos",  "thomas",    "watkins",    "wilkins",    "williams",
+    "achilles", "adams", "aesthetics", "alps", "andrews", "angeles", "arkansas", "athens",
+    "atkins", "brussels", "burroughs", "canvas", "cervantes", "chaos", "charles", "christmas",
+    "collins", "cosmos", "dawkins", "descartes", "dickens", "dumas", "edwards", "ethos",
+    "euripides", "evans", "gymnastics", "hades", "hawkins", "hebrides", "hercules", "hermes",
+    "higgins", "holmes", "hopkins", "hughes", "illinois", "james", "jenkins", "jones", "kansas",
+    "kudos", "lens", "mars", "massachusetts", "matthews", "meyers", "moses", "myers", "naples",
+    "netherlands", "news", "orleans", "pathos", "perkins", "pres", "reynolds", "rhodes",
+    "richards", "roberts", "sanders", "saunders", "series", "simmons", "socrates", "sophocles",
+    "sparks", "species", "stevens", "texas", "thanatos", "thomas", "wales", "watkins", "wilkins",
+    "williams",
 };
 
 struct word_pair {
@@ -344,6 +343,8 @@ static size_t clean(const char *raw, size_t len, char *out, size_t cap)
             continue;
         }
         i += k;
+        if (cp >= 0xFF01 && cp <= 0xFF5E)
+            cp -= 0xFEE0; /* fullwidth ASCII */
         if (cp == '(' || cp == '[') {
             depth++;
             c.space = 1;
