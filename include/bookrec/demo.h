@@ -36,8 +36,8 @@ void br_demo_params_default(br_demo_params *p);
 /* Writes the catalog into dir (created, with its parents, when missing).
  * Each file is written to a temporary name, fsync'd and renamed over any
  * previous one. Returns 0, BR_EINVAL (NULL or zero users/works), BR_ELIMIT,
- * BR_ERANGE (more ratings than users x distinct ISBNs / 3 can hold),
- * BR_ENOMEM or BR_EIO. */
+ * BR_ERANGE (more ratings than users x works: a user rates a work once, and
+ * nothing is created), BR_ENOMEM or BR_EIO. */
 int br_demo_write(const char *dir, const br_demo_params *p);
 
 #endif

@@ -17,10 +17,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define BR_SUBJECT_MAX 64           /* bytes of a canonical subject; longer is too_long */
-#define BR_SUBJECT_RAW_MAX 1024     /* longer raw strings are rejected without reading */
-#define BR_SUBJECT_MAX_PAIRS 10000000u /* (item, tag) triples one vocabulary accepts */
+#define BR_SUBJECT_MAX 64                /* bytes of a canonical subject; longer is too_long */
+#define BR_SUBJECT_RAW_MAX 1024          /* longer raw strings are rejected without reading */
+#define BR_SUBJECT_MAX_PAIRS 10000000u   /* (item, tag) triples one vocabulary accepts */
 #define BR_SUBJECT_MAX_DISTINCT 1000000u /* distinct raw strings (and canonicals) */
+#define BR_SUBJECT_MAX_WEIGHT 1e15       /* per triple; sums stay exact enough and finite */
 
 /* Why a raw tag does not become a subject: X(ENUM, name, description). */
 #define BR_SUBJECT_REASON_MAP(X)                                                                   \
@@ -32,12 +33,14 @@
     X(SHELF_TAG, "shelf_tag", "describes a reader's shelf, not the book")                          \
     X(RARE, "rare", "on too few items, or beyond the vocabulary size")
 
+// clang-format off
 typedef enum {
 #define BR__SUBJECT_ENUM(name, str, desc) BR_SUBJECT_##name,
     BR_SUBJECT_REASON_MAP(BR__SUBJECT_ENUM)
 #undef BR__SUBJECT_ENUM
-        BR_SUBJECT_REASON_COUNT
+    BR_SUBJECT_REASON_COUNT
 } br_subject_reason;
+// clang-format on
 
 /* "shelf_tag" etc.; "unknown" outside the enum. */
 const char *br_subject_reason_name(br_subject_reason r);
@@ -75,8 +78,9 @@ int br_subject_tables_check(void);
 typedef struct br_subject_vocab br_subject_vocab;
 
 typedef struct br_subject_params {
-    size_t vocab_size; /* keep at most this many subjects (1000) */
-    size_t min_books;  /* drop subjects on fewer items (10) */
+    size_t vocab_size;  /* keep at most this many subjects (1000) */
+    size_t min_books;   /* drop subjects on fewer items (10) */
+    int shelf_patterns; /* 1: the committed shelf patterns apply (1; 0 for analysis) */
     /* Shelf data rule (docs/subjects.md): a candidate on at least
      * shelf_min_cover of the items is a shelf tag when the Jensen-Shannon
      * divergence between the content profile of the readers who used it and
@@ -84,8 +88,8 @@ typedef struct br_subject_params {
     int shelf_rounds;           /* 0 turns the data rule off (2) */
     size_t shelf_ref_size;      /* content profile: the most frequent subjects (300) */
     double shelf_ref_max_cover; /* ... leaving out those on more items than this (0.5) */
-    double shelf_min_cover;     /* (0.05) */
-    double shelf_max_js;        /* nats (0.065) */
+    double shelf_min_cover;     /* (0.02) */
+    double shelf_max_js;        /* nats (0.06) */
 } br_subject_params;
 
 void br_subject_params_default(br_subject_params *p);
@@ -94,8 +98,8 @@ int br_subject_vocab_new(br_subject_vocab **out);
 void br_subject_vocab_free(br_subject_vocab *v);
 
 /* Adds one raw tag of an item. item: the caller's id of a work (any int64);
- * weight > 0: e.g. the Goodreads tag count, or 1. Several raw tags of an item
- * that share a canonical form sum their weights. A rejected tag is counted
+ * 0 < weight <= BR_SUBJECT_MAX_WEIGHT: e.g. the Goodreads tag count, or 1. Several raw tags of an
+ * item that share a canonical form sum their weights. A rejected tag is counted
  * (br_subject_vocab_rejected) and still returns 0. BR_EINVAL on a bad weight,
  * BR_ELIMIT past BR_SUBJECT_MAX_PAIRS or BR_SUBJECT_MAX_DISTINCT, BR_ENOMEM. */
 int br_subject_vocab_add(br_subject_vocab *v, int64_t item, const char *raw, size_t len,
@@ -130,17 +134,17 @@ uint64_t br_subject_vocab_rejected(const br_subject_vocab *v, br_subject_reason 
 
 /* What the vocabulary knows about one canonical form. */
 typedef struct br_subject_info {
-    const char *name;          /* canonical form */
-    br_subject_reason status;  /* OK (in the vocabulary), SHELF_TAG or RARE */
-    int64_t id;                /* vocabulary id, or -1 */
+    const char *name;         /* canonical form */
+    br_subject_reason status; /* OK (in the vocabulary), SHELF_TAG or RARE */
+    int64_t id;               /* vocabulary id, or -1 */
     int generic;
-    size_t books;              /* distinct items */
-    double weight;             /* total weight */
-    uint64_t pairs;            /* raw triples that resolved to it */
-    size_t raw_forms;          /* distinct raw spellings */
-    const char *pattern;       /* shelf pattern it matches, or NULL */
-    double cover;              /* books / items */
-    double js;                 /* divergence of the data rule; NAN when not a candidate */
+    size_t books;        /* distinct items */
+    double weight;       /* total weight */
+    uint64_t pairs;      /* raw triples that resolved to it */
+    size_t raw_forms;    /* distinct raw spellings */
+    const char *pattern; /* shelf pattern it matches, or NULL */
+    double cover;        /* books / items */
+    double js;           /* divergence of the data rule; NAN when not a candidate */
 } br_subject_info;
 
 /* BR_ENOENT when canon was never seen. */

@@ -379,10 +379,10 @@ static int parse_record(br_csv *c, size_t lim, int at_eof, struct rec *r)
     int too_long = 0;
 
 /* The byte at q is needed: give up unless it is there or the input ended. */
-#define NEED(q)                                                                \
-    do {                                                                       \
-        if ((q) >= e && !at_eof)                                               \
-            return P_MORE;                                                     \
+#define NEED(q)                                                                                    \
+    do {                                                                                           \
+        if ((q) >= e && !at_eof)                                                                   \
+            return P_MORE;                                                                         \
     } while (0)
 /* After NEED(q): does q end a field (separator, line end, end of input)? */
 #define TERM(q) ((q) >= e || *(q) == sep || *(q) == '\n' || *(q) == '\r')

@@ -5,11 +5,12 @@
  *    and per-index streams for titles, authors and each user's ratings, so that
  *    changing one part does not reshuffle the rest. Floating point uses only
  *    + - * / (IEEE rounds them exactly) and no libm, so a seed gives the same bytes
- *    on any IEEE platform.
+ *    on any IEEE platform whose compiler does not fuse a*b+c (GCC in ISO C mode
+ *    does not).
  * 2. Latent taste: 64 genres in 9 families. A work has 1-4 genres (extras 75% from
  *    the primary's family) and a quality; a user prefers 2-6 genres from one or two
  *    families. 80% of a user's picks come from a preferred genre, weighted by
- *    popularity, and explicit ratings are ~2 points higher on preferred genres.
+ *    popularity, and explicit ratings are 1-2 points higher on preferred genres.
  *    Half of the title nouns come from the family's word list (a content signal).
  *    The genres are the works' subjects in book_subjects.csv.
  * 3. Popularity is Zipf-like: work weight 1/(rank+3), user activity 1/(rank+5), over
@@ -18,9 +19,11 @@
  *    no book row, no subjects) receives 24% of the regular ratings; with the junk
  *    ISBNs that makes ~25% of the rating rows without a book row (BX: 24%).
  * 5. Ratings are streamed user by user (users in id order, a user's rows sorted by
- *    ISBN text as in the original file); a per-ISBN stamp holding the last user id
- *    keeps a user's ISBNs distinct without clearing a set. The rating count is exact:
- *    noise rows replace regular ones. A user holds at most a third of all ISBNs.
+ *    ISBN text as in the original file); a per-work stamp holding the last user id
+ *    keeps a user's works distinct without clearing a set (other editions of a rated
+ *    work are deliberate noise). The rating count is exact: noise rows replace regular
+ *    ones. A user rates at most a third of all works (catalogued or not), i.e. `works`
+ *    ratings, which bounds the retries.
  * 6. Files are written to ".NAME.tmp", fsync'd and renamed, then the directory is
  *    fsync'd. All text is ASCII or latin-1 (the original's encoding); the BX files
  *    use CRLF, book_subjects.csv and README.txt use LF.
@@ -29,13 +32,13 @@
  *   users    Age NULL 40% [40%]; 0-4 0.3% [0.3%], half of them 0; 104-244 0.3% [0.13%,
  *            doubled so that the default holds a few]; location without a usable
  *            country 1.6% [1.6%]; four parts 0.5% [0.5%]; one or two parts 0.2%; one
- *            location with a quoted newline [one]; ~4% of locations with accents.
+ *            location with a quoted newline [one]; ~10% of locations with accents.
  *   books    1-6 editions per work (mean 1.7): same title and author, another ISBN;
  *            45% of the later editions have the title upper-cased, lower-cased or with
  *            " (Paperback)". ISBN-10 is the main form; 3% of editions hyphenated ISBN-13
  *            ("978-0-4521-7731-3"); 5% of the X check digits written 'x'. "&amp;" in
- *            ~0.6% of titles [0.6%] and in the publisher "Synthetic &amp; Sons"; latin-1
- *            accents in ~4% of titles, ~10% of authors, two publishers. Year 0 2% [1.8%],
+ *            ~0.6% of the works' titles [0.6%] and in the publisher "Synthetic &amp; Sons";
+ *            latin-1 accents in ~5% of titles, ~10% of authors, two publishers. Year 0 2% [1.8%],
  *            after 2004 0.03% [0.03%]. Every publisher is "Synthetic ...", image URLs
  *            point at example.invalid.
  *   ratings  0 (implicit) ~40% [41%]; explicit 1-10 mostly 5-10 (mean ~7.5); no book row
@@ -43,7 +46,8 @@
  *            with 0; spaces inside 0.03%; ASIN-like "B000..." 0.1% [0.03%]; "9.78E+12"
  *            0.05%; wrong ISBN-10 check digit 0.1% [0.1%]; plain ISBN-13 for the ISBN-13
  *            editions (~3% of catalogued rows); duplicate (user, ISBN) rows 0.2%, half of
- *            them with another value; out of range 11 and -1 0.03% each.
+ *            them with another value; another edition of a work the user rated 0.15%; out
+ *            of range 11 and -1 0.03% each.
  *   subjects Every work: its genres (counts proportional to popularity, falling from the
  *            primary genre), 12% of them also in a variant spelling ("space-opera",
  *            "Space Opera"), shelf tags: to-read 98%, favorites 70%, currently-reading
@@ -269,7 +273,7 @@ enum { PUB_FR = 4, PUB_DE = 5, PUB_ES = 7 };
 static const struct wstr publishers[] = {
     {"Synthetic Press", 40}, {"Synthetic Press Paperbacks", 15}, {"Synthetic House", 12},
     {"Synthetic &amp; Sons", 8}, {"\xc9" "ditions Synth\xe9tiques", 0},
-    {"Synthetic Verlag", 0}, {"Synthetic Classics", 8}, {"Editorial Sint\xe9tica", 0},
+    {"Synthetic Verlag", 0}, {"Synthetic Classics", 8}, {"Synthetic Espa\xf1" "a", 0},
 };
 
 /* ISBN-10 registration groups, roughly as in Book-Crossing (English first). */
@@ -315,6 +319,7 @@ static const struct shelf {
 #define P_ORPHAN 0.24
 #define P_TASTE 0.80
 #define P_DUP 0.002
+#define P_OTHER_ED 0.005 /* tried; lands on a work with several editions ~30% */
 #define P_ASIN 0.001
 #define P_FLOAT 0.0005
 #define P_BADCHECK 0.001
@@ -383,7 +388,7 @@ struct counts {
     size_t active_users, age_null, age_low, age_high, loc_nocountry, loc_many, loc_few,
         loc_newline;
     size_t r_implicit, r_explicit, r_orphan, r_isbn13, r_lower_x, r_zero_stripped,
-        r_spaces, r_asin, r_float, r_badcheck, r_dup, r_11, r_minus1;
+        r_spaces, r_asin, r_float, r_badcheck, r_dup, r_other_ed, r_11, r_minus1;
     size_t subj_rows, subj_variant, subj_shelf;
 };
 
@@ -396,7 +401,7 @@ struct demo {
     struct pool pools[2];
     size_t nauthors;
     struct user *users;
-    uint32_t *seen; /* per ISBN: id of the last user who rated it */
+    uint32_t *seen; /* per work: id of the last user who rated it */
     size_t fam_first[NFAM], fam_n[NFAM];
     struct counts c;
 };
@@ -856,7 +861,7 @@ static void free_pool(struct pool *pl)
 static int gen_users(struct demo *d)
 {
     const br_demo_params *p = d->p;
-    size_t nu = p->users, cap = d->nisbn / 3, nactive = 0;
+    size_t nu = p->users, cap = d->nitems / 3, nactive = 0;
     uint32_t *act = NULL;
     double *cum = NULL;
     rng r;
@@ -1005,7 +1010,8 @@ static int write_users(struct demo *d, const char *dir)
             d->c.age_low++;
         } else if (u < P_AGE_NULL + P_AGE_LOW + P_AGE_HIGH) {
             static const int high[] = {104, 113, 150, 201, 230, 244};
-            fprintf(o.f, "\"%d\"\r\n", high[rng_below(&r, COUNT(high))]);
+            /* in turn, so that a few rows already show each */
+            fprintf(o.f, "\"%d\"\r\n", high[d->c.age_high % COUNT(high)]);
             d->c.age_high++;
         } else {
             double a = 35.0 + 13.0 * rng_normal(&r);
@@ -1182,7 +1188,8 @@ static int write_subjects(struct demo *d, const char *dir)
 struct rrow {
     char isbn[24];
     int value;
-    int nobook; /* no row in BX-Books.csv */
+    int nobook;  /* no row in BX-Books.csv */
+    uint32_t ed; /* edition, UINT32_MAX for junk */
 };
 
 static int rrow_cmp(const void *a, const void *b)
@@ -1192,44 +1199,53 @@ static int rrow_cmp(const void *a, const void *b)
     return c ? c : (x->value > y->value) - (x->value < y->value);
 }
 
-/* An ISBN the user has not rated yet: by taste, else by popularity, else any. The pool
+/* A work the user has not rated yet: by taste, else by popularity, else any. The pool
  * (catalogued or not) is drawn once, so that retries keep the share without a book row. */
-static uint32_t pick_edition(struct demo *d, rng *r, const struct user *u, uint32_t uid)
+static uint32_t pick_work(struct demo *d, rng *r, const struct user *u, uint32_t uid)
 {
     int orphan = rng_chance(r, P_ORPHAN);
     const struct pool *pl = &d->pools[orphan];
-    uint32_t e;
+    uint32_t w;
     for (int tries = 0; tries < 24; tries++) {
-        size_t w;
         if (rng_chance(r, P_TASTE)) {
             size_t g = u->pref[rng_below(r, u->npref)];
             size_t a = pl->goff[g], n = pl->goff[g + 1] - a;
             w = n ? pl->gwork[a + pick_cum(r, pl->gcum + a, n)]
-                  : pl->first + pick_cum(r, pl->cum, pl->n);
+                  : (uint32_t)(pl->first + pick_cum(r, pl->cum, pl->n));
         } else {
-            w = pl->first + pick_cum(r, pl->cum, pl->n);
+            w = (uint32_t)(pl->first + pick_cum(r, pl->cum, pl->n));
         }
-        const struct work *wk = &d->works[w];
-        /* the first edition is the common one */
-        e = wk->first_ed;
-        if (wk->neds > 1 && !rng_chance(r, 0.6))
-            e += 1 + rng_below(r, wk->neds - 1u);
-        if (d->seen[e] != uid)
+        if (d->seen[w] != uid)
             goto got;
     }
-    /* a heavy user has rated most of what taste picks: an unseen ISBN of the pool,
-     * at last of any (a user holds at most a third of them) */
+    /* a heavy user has rated most of what taste picks: an unseen work of the pool,
+     * at last of any (a user rates at most a third of them) */
     for (int tries = 0; tries < 64; tries++) {
-        e = orphan ? (uint32_t)(d->neds + rng_below(r, d->norphans))
-                   : rng_below(r, d->neds);
-        if (d->seen[e] != uid)
+        w = (uint32_t)(pl->first + rng_below(r, pl->n));
+        if (d->seen[w] != uid)
             goto got;
     }
     do
-        e = rng_below(r, d->nisbn);
-    while (d->seen[e] == uid);
+        w = rng_below(r, d->nitems);
+    while (d->seen[w] == uid);
 got:
-    d->seen[e] = uid;
+    d->seen[w] = uid;
+    return w;
+}
+
+/* An edition of work w other than `not` (or any when not is UINT32_MAX); the first
+ * edition is the common one. */
+static uint32_t pick_edition(const struct demo *d, rng *r, uint32_t w, uint32_t not)
+{
+    const struct work *wk = &d->works[w];
+    uint32_t e;
+    if (not != UINT32_MAX) {
+        e = wk->first_ed + rng_below(r, wk->neds - 1u);
+        return e >= not ? e + 1 : e;
+    }
+    e = wk->first_ed;
+    if (wk->neds > 1 && !rng_chance(r, 0.6))
+        e += 1 + rng_below(r, wk->neds - 1u);
     return e;
 }
 
@@ -1329,14 +1345,23 @@ static int write_ratings(struct demo *d, const char *dir)
                 continue;
             }
             const struct work *w = NULL;
-            if (!junk_isbn(d, &r, row->isbn)) {
-                const struct edition *e = &d->eds[pick_edition(d, &r, u, uid)];
-                w = &d->works[e->work];
-                row->nobook = e->work >= d->nworks;
-                rating_isbn(d, &r, e, row->isbn);
+            uint32_t other = k > 0 && rng_chance(&r, P_OTHER_ED) ? rows[rng_below(&r, k)].ed
+                                                                   : UINT32_MAX;
+            if (other != UINT32_MAX && d->works[d->eds[other].work].neds > 1) {
+                /* another edition of a work the user has rated: merged by the importer */
+                row->ed = pick_edition(d, &r, d->eds[other].work, other);
+                d->c.r_other_ed++;
+            } else if (junk_isbn(d, &r, row->isbn)) {
+                row->ed = UINT32_MAX;
             } else {
-                row->nobook = 1;
+                row->ed = pick_edition(d, &r, pick_work(d, &r, u, uid), UINT32_MAX);
             }
+            if (row->ed != UINT32_MAX) {
+                const struct edition *e = &d->eds[row->ed];
+                w = &d->works[e->work];
+                rating_isbn(d, &r, e, row->isbn);
+            }
+            row->nobook = !w || (size_t)(w - d->works) >= d->nworks;
             row->value = rating_value(&r, u, w);
             double x = rng_unif(&r);
             if (x < P_RANGE) {
@@ -1401,7 +1426,8 @@ static int write_readme(const struct demo *d, const char *dir)
             "  ratings %zu rows: implicit 0 %zu, explicit 1-10 %zu, out of range 11 %zu and\n"
             "          -1 %zu; without a book row %zu; ISBN-13 %zu, lower-case x %zu,\n"
             "          zero-stripped %zu, spaces inside %zu, ASIN-like %zu, 9.78E+12 %zu,\n"
-            "          wrong check digit %zu; duplicate (user, ISBN) rows %zu\n"
+            "          wrong check digit %zu; duplicate (user, ISBN) rows %zu; another\n"
+            "          edition of a work the user rated %zu\n"
             "  subjects %zu rows: variant spellings %zu, shelf and generic tags %zu\n",
             (unsigned long long)p->seed, p->users, p->works, p->ratings, p->users,
             c->active_users, c->age_null, c->age_low, c->age_high, c->loc_nocountry,
@@ -1409,7 +1435,7 @@ static int write_readme(const struct demo *d, const char *dir)
             c->books_lower_x, c->titles_amp, c->titles_latin1, c->year0, c->year_future,
             p->ratings, c->r_implicit, c->r_explicit, c->r_11, c->r_minus1, c->r_orphan,
             c->r_isbn13, c->r_lower_x, c->r_zero_stripped, c->r_spaces, c->r_asin,
-            c->r_float, c->r_badcheck, c->r_dup, c->subj_rows, c->subj_variant,
+            c->r_float, c->r_badcheck, c->r_dup, c->r_other_ed, c->subj_rows, c->subj_variant,
             c->subj_shelf);
     return out_commit(&o);
 }
@@ -1433,8 +1459,6 @@ int br_demo_write(const char *dir, const br_demo_params *p)
     if (p->users > BR_DEMO_MAX_USERS || p->works > BR_DEMO_MAX_WORKS ||
         p->ratings > BR_DEMO_MAX_RATINGS)
         return BR_ELIMIT;
-    if ((rc = make_dirs(dir)))
-        return rc;
 
     d.p = p;
     d.nworks = p->works;
@@ -1456,12 +1480,15 @@ int br_demo_write(const char *dir, const br_demo_params *p)
     if ((rc = build_pool(&d, &d.pools[0], 0, d.nworks)) ||
         (rc = build_pool(&d, &d.pools[1], d.nworks, d.norphans)))
         goto fail;
-    d.seen = calloc(d.nisbn, sizeof *d.seen);
+    d.seen = calloc(d.nitems, sizeof *d.seen);
     if (!d.seen) {
         rc = BR_ENOMEM;
         goto fail;
     }
     if ((rc = gen_users(&d)))
+        goto fail;
+    /* only now: a refused request leaves no directory behind */
+    if ((rc = make_dirs(dir)))
         goto fail;
     if ((rc = write_users(&d, dir)) || (rc = write_books(&d, dir)) ||
         (rc = write_subjects(&d, dir)) || (rc = write_ratings(&d, dir)) ||

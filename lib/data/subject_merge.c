@@ -12,9 +12,11 @@
  *    form; they are removed either way.
  * 4. The shelf patterns cover only the obvious forms: reading status and dates, ownership,
  *    formats and devices, ratings and favourites, clubs, challenges and school reading.
- *    Everything subtler is left to the data rule in subjects.c. A pattern never contains
- *    a bare content word: "school" alone stays (Open Library's "Schools" is a setting),
- *    "read aloud" stays (a kind of book).
+ *    Everything subtler is left to the data rule in subjects.c. A pattern never names a
+ *    kind of book: "read aloud" and "high school" (a setting) stay. "school" and "english"
+ *    are patterns because on Goodreads they mean "read for a class" (their readers lean to
+ *    classics, so the data rule cannot see it); Open Library's "Schools" and "English"
+ *    lose out, "boarding school" and "english literature" do not.
  * 5. Generic subjects say fiction or not, or nothing: they stay in the vocabulary as features
  *    but never become a main subject. The list is short on purpose. */
 #include "bookrec/subjects.h"
@@ -53,11 +55,13 @@ static const br_subject_merge merge_table[] = {
     {"biography and autobiography", "biography"},
     {"biography autobiography", "biography"},
     {"biography memoir", "biography"},
+    {"blue bloods", "blue bloods"},
     {"book club book", "book club"},
     {"book club read", "book club"},
     {"book group", "book club"},
     {"book i own", "owned"},
     {"bookclub", "book club"},
+    {"books about books", "books about books"},
     {"books i own", "owned"},
     {"books owned", "owned"},
     {"brit lit", "british literature"},
@@ -82,6 +86,7 @@ static const br_subject_merge merge_table[] = {
     {"classic literature", "classic"},
     {"classic novel", "classic"},
     {"classici", "classic"},
+    {"classicos", "classic"},
     {"classics fiction", "classic"},
     {"classique", "classic"},
     {"comic book", "comic"},
@@ -91,6 +96,7 @@ static const br_subject_merge merge_table[] = {
     {"contemporary fiction", "contemporary"},
     {"cookbook", "cooking"},
     {"cookery", "cooking"},
+    {"could not finish", "did not finish"},
     {"couldnt finish", "did not finish"},
     {"dark hunters", "dark hunters"},
     {"david eddings", "david eddings"},
@@ -132,6 +138,7 @@ static const br_subject_merge merge_table[] = {
     {"forgotten realms", "forgotten realms"},
     {"french lit", "french literature"},
     {"funny", "humor"},
+    {"gallagher girls", "gallagher girls"},
     {"game of thrones", "game of thrones"},
     {"gave up", "did not finish"},
     {"gave up on", "did not finish"},
@@ -142,6 +149,7 @@ static const br_subject_merge merge_table[] = {
     {"goosebumps", "goosebumps"},
     {"graphic novels and comics", "graphic novel"},
     {"graphic novels comic", "graphic novel"},
+    {"great books", "great books"},
     {"hist fic", "historical fiction"},
     {"histfic", "historical fiction"},
     {"histoire", "history"},
@@ -160,10 +168,12 @@ static const br_subject_merge merge_table[] = {
     {"i own", "owned"},
     {"i own it", "owned"},
     {"james rollins", "james rollins"},
+    {"jd robb", "j d robb"},
     {"juvenile", "children"},
     {"juvenile fiction", "children"},
     {"juvenile literature", "children"},
     {"juvenile work", "children"},
+    {"kate daniels", "kate daniels"},
     {"kathy reichs", "kathy reichs"},
     {"kid", "children"},
     {"kid book", "children"},
@@ -184,8 +194,10 @@ static const br_subject_merge merge_table[] = {
     {"literature fiction", "fiction"},
     {"litfic", "literary fiction"},
     {"lord of the rings", "lord of the rings"},
+    {"lorien legacies", "lorien legacies"},
     {"love story", "romance"},
     {"lynsay sands", "lynsay sands"},
+    {"maya banks", "maya banks"},
     {"memoir biography", "biography"},
     {"memoirs biography", "biography"},
     {"middle ages", "middle ages"},
@@ -206,6 +218,7 @@ static const br_subject_merge merge_table[] = {
     {"own it", "owned"},
     {"owned book", "owned"},
     {"partially read", "did not finish"},
+    {"partly read", "did not finish"},
     {"patricia briggs", "patricia briggs"},
     {"philosophie", "philosophy"},
     {"play", "plays"},
@@ -264,6 +277,7 @@ static const br_subject_merge merge_table[] = {
     {"vamp", "vampire"},
     {"vampire chronicles", "vampire chronicles"},
     {"vampire diaries", "vampire diaries"},
+    {"vampire kisses", "vampire kisses"},
     {"wishlist", "wish list"},
     {"womens murder club", "womens murder club"},
     {"world war 1", "world war i"},
@@ -286,36 +300,39 @@ static const br_subject_merge merge_table[] = {
 
 /* Sorted (strcmp). */
 static const char *const generic_list[] = {
-    "adult", "adult fiction", "fiction", "general", "general fiction", "literature",
-    "nonfiction", "novel", "series", "stand alone", "story",
+    "adult",      "adult fiction", "fiction", "general",     "general fiction", "literature",
+    "nonfiction", "novel",         "series",  "stand alone", "story",
 };
 
 /* Globs over canonical forms ('*' any run, '#' one digit); the first match is reported. */
+// clang-format off
 static const char *const shelf_patterns[] = {
     /* reading status and dates */
     "to read*", "* to read", "want to read*", "wanna read*", "to be read*", "tbr*", "* tbr",
-    "currently reading*", "reading", "now reading", "reading now", "on hold*", "read",
-    "read #*", "read in *", "read for *", "* read in ####", "#### read*", "#### book",
-    "books read*", "#### reading*", "re read*", "reread*", "did not finish*", "finished",
-    "to finish", "unread", "maybe", "someday*", "started*",
+    "currently reading*", "reading", "now reading", "reading now", "on hold*", "read", "read #*",
+    "read in *", "read for *", "* read in ####", "#### read*", "#### reading*", "#### book",
+    "books read*", "already read*", "re read*", "reread*", "did not finish*", "finished",
+    "to finish", "unread", "maybe", "someday*", "started*", "shelved", "listened to*",
     /* ownership, lending, buying */
-    "owned*", "own", "own *", "i own*", "mine", "my *", "have", "have it", "books i have",
-    "i have*", "in my library", "on my *", "bookshelf*", "home library", "personal library",
-    "library", "library book*", "borrowed*", "to buy*", "books to buy", "need to buy",
-    "to get", "want", "wish list*", "* wishlist",
+    "owned*", "own", "own *", "* own", "i own*", "mine", "my *", "have", "have it",
+    "books i have", "i have*", "in my library", "on my *", "bookshelf*", "home library",
+    "personal library", "library", "library book*", "borrowed*", "to buy*", "books to buy",
+    "need to buy", "to get", "want", "wish list*", "* wishlist", "bought*",
     /* formats, devices, sources */
     "kindle*", "on kindle", "nook", "ebook*", "* ebook", "audio", "audiobook*", "audible*",
-    "calibre", "netgalley", "arc", "paperback*", "hardcover*", "hardback*", "large type*",
-    "accessible book*", "protected daisy", "in library", "lending library",
-    "open library staff pick*", "internet archive*", "default", "other", "misc*",
-    "shelfari*", "goodreads*", "book",
+    "digital", "calibre", "netgalley", "arc", "paperback*", "hardcover*", "hardback*",
+    "large type*", "accessible book*", "protected daisy", "in library", "lending library",
+    "open library staff pick*", "internet archive*", "default", "other", "misc*", "shelfari*",
+    "goodreads*", "book",
     /* ratings and favourites */
     "# star*", "#star*", "*favorite*", "*favourite*", "fave", "* fave", "fav", "* fav",
     "recommended", "reviewed",
-    /* clubs, challenges, school */
-    "book club*", "*challenge*", "school book*", "school read*", "* for school", "for school",
-    "required reading", "assigned reading", "for class", "college", "uni", "university",
+    /* clubs, challenges, school: on Goodreads "school" and "english" mean read for a class */
+    "book club*", "*challenge*", "school", "school book*", "school read*", "* for school",
+    "for school", "required reading", "assigned reading", "for class", "english",
+    "english class", "college", "uni", "university", "undergrad*",
 };
+// clang-format on
 
 const br_subject_merge *br_subject_merge_table(size_t *n)
 {

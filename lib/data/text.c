@@ -122,12 +122,14 @@ static size_t utf8_encode(uint32_t cp, unsigned char *out)
 }
 
 /* Windows-1252 bytes 0x80-0x9F; the undefined five map to themselves (C1). */
+/* clang-format off */
 static const uint16_t cp1252_hi[32] = {
     0x20AC, 0x0081, 0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021,
     0x02C6, 0x2030, 0x0160, 0x2039, 0x0152, 0x008D, 0x017D, 0x008F,
     0x0090, 0x2018, 0x2019, 0x201C, 0x201D, 0x2022, 0x2013, 0x2014,
     0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0x009D, 0x017E, 0x0178,
 };
+/* clang-format on */
 
 static uint32_t cp1252_to_cp(unsigned b)
 {
@@ -153,6 +155,7 @@ size_t br_latin1_to_utf8(const char *in, size_t len, char *out)
 /* ---- HTML entities ------------------------------------------------------ */
 
 /* Names of U+00A0..U+00FF in order (HTML 4 Latin-1 entities). */
+/* clang-format off */
 static const char *const latin1_names[96] = {
     "nbsp",   "iexcl",  "cent",   "pound",  "curren", "yen",    "brvbar", "sect",
     "uml",    "copy",   "ordf",   "laquo",  "not",    "shy",    "reg",    "macr",
@@ -167,18 +170,19 @@ static const char *const latin1_names[96] = {
     "eth",    "ntilde", "ograve", "oacute", "ocirc",  "otilde", "ouml",   "divide",
     "oslash", "ugrave", "uacute", "ucirc",  "uuml",   "yacute", "thorn",  "yuml",
 };
+/* clang-format on */
 
 static const struct {
     const char *name;
     uint32_t cp;
 } other_names[] = {
-    {"amp", '&'},       {"lt", '<'},         {"gt", '>'},        {"quot", '"'},
-    {"apos", '\''},     {"ndash", 0x2013},   {"mdash", 0x2014},  {"lsquo", 0x2018},
-    {"rsquo", 0x2019},  {"sbquo", 0x201A},   {"ldquo", 0x201C},  {"rdquo", 0x201D},
-    {"bdquo", 0x201E},  {"hellip", 0x2026},  {"bull", 0x2022},   {"trade", 0x2122},
-    {"euro", 0x20AC},   {"OElig", 0x0152},   {"oelig", 0x0153},  {"Scaron", 0x0160},
-    {"scaron", 0x0161}, {"Yuml", 0x0178},    {"Zcaron", 0x017D}, {"zcaron", 0x017E},
-    {"fnof", 0x0192},   {"dagger", 0x2020},  {"Dagger", 0x2021}, {"permil", 0x2030},
+    {"amp", '&'},       {"lt", '<'},        {"gt", '>'},        {"quot", '"'},
+    {"apos", '\''},     {"ndash", 0x2013},  {"mdash", 0x2014},  {"lsquo", 0x2018},
+    {"rsquo", 0x2019},  {"sbquo", 0x201A},  {"ldquo", 0x201C},  {"rdquo", 0x201D},
+    {"bdquo", 0x201E},  {"hellip", 0x2026}, {"bull", 0x2022},   {"trade", 0x2122},
+    {"euro", 0x20AC},   {"OElig", 0x0152},  {"oelig", 0x0153},  {"Scaron", 0x0160},
+    {"scaron", 0x0161}, {"Yuml", 0x0178},   {"Zcaron", 0x017D}, {"zcaron", 0x017E},
+    {"fnof", 0x0192},   {"dagger", 0x2020}, {"Dagger", 0x2021}, {"permil", 0x2030},
     {"lsaquo", 0x2039}, {"rsaquo", 0x203A},
 };
 
@@ -220,8 +224,8 @@ static size_t entity_parse(const char *s, size_t len, uint32_t *cp)
             hex = 1, i++;
         /* Seven digits bound the value below 2^32 in both bases. */
         while (i < len && digits < 7) {
-            int d = hex ? hexval((unsigned char)s[i])
-                        : (s[i] >= '0' && s[i] <= '9' ? s[i] - '0' : -1);
+            int d =
+                hex ? hexval((unsigned char)s[i]) : (s[i] >= '0' && s[i] <= '9' ? s[i] - '0' : -1);
             if (d < 0)
                 break;
             v = v * (hex ? 16u : 10u) + (uint32_t)d;
@@ -269,7 +273,7 @@ size_t br_html_unescape(char *s, size_t len)
         /* Every entity is at least as long as its UTF-8 (the shortest,
          * "&#N;", is 4 bytes for 1), so writing in place never overtakes r. */
         if (cp == 0xA0)
-            s[w++] = ' '; /* nbsp: a plain space, so squash and keys see one */
+            s[w++] = ' ';    /* nbsp: a plain space, so squash and keys see one */
         else if (cp != 0xAD) /* shy: an invisible hyphenation hint, dropped */
             w += utf8_encode(cp, (unsigned char *)s + w);
         r += n;
@@ -332,6 +336,7 @@ enum fold_class {
 };
 
 /* ASCII folds of U+00C0..U+017F; "" marks the two symbols × and ÷. */
+/* clang-format off */
 static const char *const fold_latin[192] = {
     /* U+00C0 */ "a", "a", "a", "a", "a", "a", "ae", "c",
     "e", "e", "e", "e", "i", "i", "i", "i",
@@ -358,6 +363,7 @@ static const char *const fold_latin[192] = {
     /* U+0170 */ "u", "u", "u", "u", "w", "w", "y", "y",
     "y", "z", "z", "z", "z", "z", "z", "s",
 };
+/* clang-format on */
 
 /* Folds one code point for a match key. For F_WORD the bytes go to buf (at
  * most 4) and their count to *n; for other ASCII the caller has already dealt

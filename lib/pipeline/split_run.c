@@ -65,22 +65,44 @@ static int load_interactions(br_store *st, br_vec *x, int64_t *max_user, int64_t
     return rc < 0 ? rc : 0;
 }
 
-static int active_split(br_store *st, char id[BR_SPLIT_ID_SIZE])
+/* The active split's id and the params it was made with (p may be NULL):
+ * late interactions must be assigned by the split's own params, not by
+ * whatever the command line says today. */
+static int active_split(br_store *st, char id[BR_SPLIT_ID_SIZE], br_split_params *p)
 {
     br_stmt *q;
-    int rc = br_store_prepare(st, "SELECT split_id FROM splits WHERE active = 1", &q);
+    int rc = br_store_prepare(st, "SELECT split_id, seed, params FROM splits WHERE active = 1", &q);
     id[0] = 0;
     if (rc)
         return rc;
-    if ((rc = br_stmt_step(q)) == 1)
+    if ((rc = br_stmt_step(q)) == 1) {
         snprintf(id, BR_SPLIT_ID_SIZE, "%s", br_stmt_text(q, 0));
+        if (p) {
+            json_t *j = json_loads(br_stmt_text(q, 2), 0, NULL);
+            br_split_params_default(p);
+            p->seed = (uint64_t)br_stmt_int(q, 1);
+            if (j) {
+                p->cold_frac = json_number_value(json_object_get(j, "cold_frac"));
+                p->val_frac = json_number_value(json_object_get(j, "val_frac"));
+                p->test_frac = json_number_value(json_object_get(j, "test_frac"));
+                p->cold_min_interactions =
+                    (uint32_t)json_integer_value(json_object_get(j, "cold_min_interactions"));
+                p->holdout_min_interactions =
+                    (uint32_t)json_integer_value(json_object_get(j, "holdout_min_interactions"));
+                json_decref(j);
+            }
+            if (!j || br_split_params_check(p) != 0)
+                rc = BR_ECORRUPT;
+        }
+    }
     br_stmt_free(q);
     return rc < 0 ? rc : 0;
 }
 
-/* Folds of the active split for x; new pairs get br_split_assign_new. */
+/* Folds of the active split for x; pairs it does not hold yet get
+ * br_split_assign_new and are flagged in is_new[]. */
 static int load_folds(br_store *st, const char *split_id, const br_interaction *x, size_t n,
-                      const br_split_params *p, uint8_t *fold, size_t *n_new)
+                      const br_split_params *p, uint8_t *fold, uint8_t *is_new, size_t *n_new)
 {
     br_stmt *q;
     br_intmap *known;
@@ -110,12 +132,12 @@ static int load_folds(br_store *st, const char *split_id, const br_interaction *
     *n_new = 0;
     for (size_t i = 0; i < n; i++) {
         int64_t f;
-        if (br_intmap_get(known, (x[i].user << 32) | x[i].item, &f)) {
+        is_new[i] = !br_intmap_get(known, (x[i].user << 32) | x[i].item, &f);
+        if (!is_new[i])
             fold[i] = (uint8_t)f;
-        } else {
-            br_split_assign_new(fz, x[i].user, x[i].item, &fold[i]);
-            (*n_new)++;
-        }
+        else if ((rc = br_split_assign_new(fz, x[i].user, x[i].item, &fold[i])))
+            goto out;
+        *n_new += is_new[i];
     }
     rc = 0;
 out:
@@ -278,7 +300,7 @@ static int write_features(br_store *st, const char *split_id, const br_features 
 }
 
 static int write_folds(br_store *st, const char *split_id, const br_interaction *x,
-                       const uint8_t *fold, size_t n, size_t from_known)
+                       const uint8_t *fold, size_t n)
 {
     br_stmt *q;
     int rc = br_store_prepare(st,
@@ -290,7 +312,6 @@ static int write_folds(br_store *st, const char *split_id, const br_interaction 
         return rc;
     br_progress_start(&p, "split: writing folds", n);
     for (size_t i = 0; i < n && !rc; i++) {
-        (void)from_known;
         br_stmt_bind_text(q, 1, split_id, -1);
         br_stmt_bind_int(q, 2, x[i].user);
         br_stmt_bind_int(q, 3, x[i].item);
@@ -339,48 +360,32 @@ int br_split_run(br_store *st, const br_split_run_opts *o, json_t **summary, cha
         rc = BR_ENOMEM;
         goto fail;
     }
-    if ((rc = active_split(st, active))) {
-        fail_msg(err, errcap, rc, "reading splits", st);
+    br_split_params frozen;
+    if ((rc = active_split(st, active, &frozen))) {
+        fail_msg(err, errcap, rc, "reading the active split", st);
         goto fail;
     }
     if (active[0] && !o->resplit) {
-        if ((rc = load_folds(st, active, x.data, x.n, &o->split, fold, &n_new))) {
-            fail_msg(err, errcap, rc, "loading the frozen split", NULL);
-            goto fail;
-        }
+        uint8_t *is_new = malloc(x.n);
+        br_vec nx, nf;
+        br_vec_init(&nx, sizeof(br_interaction), 0);
+        br_vec_init(&nf, 1, 0);
+        rc = is_new ? load_folds(st, active, x.data, x.n, &frozen, fold, is_new, &n_new)
+                    : BR_ENOMEM;
+        /* Only the pairs the frozen split did not hold are written. */
+        for (size_t i = 0; i < x.n && !rc && n_new; i++)
+            if (is_new[i] && (!br_vec_push(&nx, &br_vec_at(&x, br_interaction, i)) ||
+                              !br_vec_push(&nf, &fold[i])))
+                rc = BR_ENOMEM;
         snprintf(split_id, sizeof split_id, "%s", active);
-        if (n_new) { /* only the new pairs are written */
-            br_vec nx;
-            br_vec nf;
-            br_vec_init(&nx, sizeof(br_interaction), 0);
-            br_vec_init(&nf, 1, 0);
-            int known_rc = 0;
-            br_stmt *q = NULL;
-            br_intmap *have = NULL;
-            if ((known_rc = br_intmap_new(&have)) == 0 &&
-                (known_rc = br_store_prepare(st, "SELECT user_id, item_idx FROM split_folds "
-                                                 "WHERE split_id = ?", &q)) == 0) {
-                br_stmt_bind_text(q, 1, split_id, -1);
-                while (br_stmt_step(q) == 1)
-                    br_intmap_put(have, (br_stmt_int(q, 0) << 32) | br_stmt_int(q, 1), 1);
-            }
-            br_stmt_free(q);
-            for (size_t i = 0; i < x.n && !known_rc; i++) {
-                br_interaction *it = &br_vec_at(&x, br_interaction, i);
-                if (!br_intmap_get(have, (it->user << 32) | it->item, NULL)) {
-                    br_vec_push(&nx, it);
-                    br_vec_push(&nf, &fold[i]);
-                }
-            }
-            br_intmap_free(have);
-            if (!known_rc)
-                known_rc = write_folds(st, split_id, nx.data, nf.data, nx.n, 0);
-            br_vec_free(&nx);
-            br_vec_free(&nf);
-            if ((rc = known_rc)) {
-                fail_msg(err, errcap, rc, "writing new folds", st);
-                goto fail;
-            }
+        if (!rc && n_new)
+            rc = write_folds(st, split_id, nx.data, nf.data, nx.n);
+        free(is_new);
+        br_vec_free(&nx);
+        br_vec_free(&nf);
+        if (rc) {
+            fail_msg(err, errcap, rc, "assigning new interactions to the frozen split", NULL);
+            goto fail;
         }
     } else {
         if ((rc = br_split_assign(x.data, x.n, &o->split, fold)) ||
@@ -412,7 +417,7 @@ int br_split_run(br_store *st, const br_split_run_opts *o, json_t **summary, cha
         br_stmt_bind_int(q, 4, (int64_t)time(NULL));
         rc = br_stmt_step(q) < 0 ? BR_ESTORE : 0;
         br_stmt_free(q);
-        if (rc || (rc = write_folds(st, split_id, x.data, fold, x.n, 0))) {
+        if (rc || (rc = write_folds(st, split_id, x.data, fold, x.n))) {
             fail_msg(err, errcap, rc, "writing folds", st);
             goto fail;
         }
@@ -472,7 +477,7 @@ int br_split_export(br_store *st, const char *dir, char *err, size_t errcap)
     FILE *out[BR_FOLD_COUNT] = {0};
     br_stmt *q = NULL;
     int rc;
-    if ((rc = active_split(st, active)) || !active[0]) {
+    if ((rc = active_split(st, active, NULL)) || !active[0]) {
         snprintf(err, errcap, "no active split: run bookrec split first");
         return rc ? rc : BR_ENOENT;
     }

@@ -22,12 +22,12 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define CHECK(cond)                                                            \
-    do {                                                                       \
-        if (!(cond)) {                                                         \
-            fprintf(stderr, "fuzz_csv: %s:%d: %s\n", __FILE__, __LINE__, #cond); \
-            abort();                                                           \
-        }                                                                      \
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "fuzz_csv: %s:%d: %s\n", __FILE__, __LINE__, #cond);                   \
+            abort();                                                                               \
+        }                                                                                          \
     } while (0)
 
 static void check_row(const br_csv_row *row, const br_csv_opts *o)
@@ -43,7 +43,7 @@ static void check_row(const br_csv_row *row, const br_csv_opts *o)
     }
 }
 
-/* Reads everything; returns the number of rows. */
+/* Reads every row from memory and checks it. */
 static void run_mem(const uint8_t *data, size_t size, const br_csv_opts *o)
 {
     br_csv *c;

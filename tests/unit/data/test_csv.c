@@ -96,11 +96,11 @@ TEST(csv_detects_separator)
         {"User-ID,Location,Age\n", ','},
         {"id\tname\tx,y\n", '\t'},
         {"a|b|c\n", '|'},
-        {"\"a;b;c;d\",e,f\n", ','},  /* separators inside quotes do not count */
-        {"a;b,c\n", ';'},            /* a tie goes to ';' */
-        {"single\n", ','},           /* one column */
-        {"\"x;y,z,w\n", ','},        /* unbalanced quote: counted without quotes */
-        {"\n\n\na;b\n", ';'},        /* blank lines first */
+        {"\"a;b;c;d\",e,f\n", ','}, /* separators inside quotes do not count */
+        {"a;b,c\n", ';'},           /* a tie goes to ';' */
+        {"single\n", ','},          /* one column */
+        {"\"x;y,z,w\n", ','},       /* unbalanced quote: counted without quotes */
+        {"\n\n\na;b\n", ';'},       /* blank lines first */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         ASSERT_OK(br_csv_open_mem(cases[i].in, strlen(cases[i].in), NULL, &c));
@@ -148,11 +148,11 @@ TEST(csv_rfc_quoting)
     ASSERT_EQ_STR(P("\"a,b\",\"c\"\"d\",\"\"\n"), "a,b|c\"d|\n");
     ASSERT_EQ_STR(P("\"multi\nline\r\nfield\",x\n"), "multi\nline\r\nfield|x\n");
     ASSERT_EQ_STR(P("\"\"\"q\"\"\",1\n"), "\"q\"|1\n"); /* cyadusha's """ISBN""" */
-    ASSERT_EQ_STR(P("a\"b,c\"\n"), "a\"b|c\"\n");     /* quotes in unquoted fields */
-    ASSERT_EQ_STR(P(" \"a\",b\n"), " \"a\"|b\n");     /* not first byte: not quoted */
+    ASSERT_EQ_STR(P("a\"b,c\"\n"), "a\"b|c\"\n");       /* quotes in unquoted fields */
+    ASSERT_EQ_STR(P(" \"a\",b\n"), " \"a\"|b\n");       /* not first byte: not quoted */
     ASSERT_EQ_STR(P("a,\n"), "a|\n");
     ASSERT_EQ_STR(P("a,"), "a|\n");
-    ASSERT_EQ_STR(P("a,\"b"), "a|b\n"); /* unterminated at the end of input */
+    ASSERT_EQ_STR(P("a,\"b"), "a|b\n");               /* unterminated at the end of input */
     ASSERT_EQ_STR(P("a,\"b\nc,d\n"), "a|b\nc,d\n\n"); /* the LF is data */
     ASSERT_EQ_STR(P("x,\"end\""), "x|end\n");
     ASSERT_EQ_STR(P(" a , b \n"), " a | b \n"); /* no trimming */
@@ -172,7 +172,8 @@ TEST(csv_bookcrossing_leniency)
     ASSERT_EQ_STR(PS("\"Readers)\\\";\"Author\";\"2000\"\n", ';'), "Readers)\\|Author|2000\n");
     ASSERT_EQ_STR(PS("\"a\\b\\\\\";c\n", ';'), "a\\b\\\\|c\n");
     /* RFC re-exports of values that held \" (Users.csv, books_union.csv). */
-    ASSERT_EQ_STR(P("1,\"aarhus, \\n/a\\\"\", denmark\"\"\",\n"), "1|aarhus, \\n/a\\\", denmark\"|\n");
+    ASSERT_EQ_STR(P("1,\"aarhus, \\n/a\\\"\", denmark\"\"\",\n"),
+                  "1|aarhus, \\n/a\\\", denmark\"|\n");
     ASSERT_EQ_STR(P("2,\"lisbon, \\n/a\\\"\",\"\"\",41.0\n3,x,\n"),
                   "2|lisbon, \\n/a\\\",\"|41.0\n3|x|\n");
     ASSERT_EQ_STR(P("3,\"am, \\\\\"\"n/a\\\"\", nl\"\"\",\n"), "3|am, \\\\\"n/a\\\", nl\"|\n");
@@ -210,7 +211,9 @@ TEST(csv_latin1_records_converted)
 
 TEST(csv_bom_and_nul)
 {
-    ASSERT_EQ_STR(P("\xef\xbb\xbf" "a;b\n"), "a|b\n");
+    ASSERT_EQ_STR(P("\xef\xbb\xbf"
+                    "a;b\n"),
+                  "a|b\n");
     ASSERT_EQ_STR(P("\xef\xbb\xbf"), "");
 
     static const char s[] = "a\0b,c\n";
@@ -272,8 +275,7 @@ TEST(csv_open_errors)
     ASSERT_EQ_INT(br_csv_open_mem(NULL, 1, NULL, &c), BR_EINVAL);
     ASSERT_OK(br_csv_open_mem(NULL, 0, NULL, &c));
     br_csv_free(c);
-    ASSERT_EQ_INT(br_csv_open_file(br_test_fixture("csv/no-such-file.csv"), NULL, &c),
-                  BR_ENOENT);
+    ASSERT_EQ_INT(br_csv_open_file(br_test_fixture("csv/no-such-file.csv"), NULL, &c), BR_ENOENT);
     ASSERT_EQ_INT(br_csv_open_file(br_test_tmpdir(), NULL, &c), BR_EINVAL);
 }
 
@@ -292,7 +294,8 @@ TEST(csv_fixtures)
 {
     ASSERT_EQ_STR(parse_file(br_test_fixture("csv/bx_dump.csv"), NULL),
                   "ISBN|Book-Title|Book-Author|Year-Of-Publication|Publisher\n"
-                  "0000000011|Caf\xc3\xa9 Stories \xe2\x80\x93 Part One|Ren\xc3\xa9" "e Dupont|"
+                  "0000000011|Caf\xc3\xa9 Stories \xe2\x80\x93 Part One|Ren\xc3\xa9"
+                  "e Dupont|"
                   "1999|Maison \"Bleue\"\n"
                   "0000000022|The Story \"Smoke\" (Easy Tales)|A. Writer|2001|Pocket\n"
                   "0000000033|Learn It (Level 4: Readers)\\|Sam Teller|2000|DK Press\n"
@@ -340,9 +343,10 @@ static unsigned rnd(void)
 static char *gen_csv(size_t len)
 {
     static const char *const atoms[] = {
-        ";", ";", ";", ",", "\"", "\"\"", "\\\"", "\\", "\n", "\r\n", "\r", "abc",
-        "0345451", "X", " ", "\xe9", "\x92", "\xc3\xa9", "\xe2\x80\x99", "\"a;b\"",
-        "\"\"\"", "\n\n",
+        ";",    ";",    ";",    ",",        "\"",           "\"\"",    "\\\"",
+        "\\",   "\n",   "\r\n", "\r",       "abc",          "0345451", "X",
+        " ",    "\xe9", "\x92", "\xc3\xa9", "\xe2\x80\x99", "\"a;b\"", "\"\"\"",
+        "\n\n",
     };
     char *buf = malloc(len + 1);
     size_t n = 0;
@@ -409,10 +413,9 @@ TEST(csv_file_chunks_match_memory)
     fclose(fp);
 
     const br_csv_opts opts[] = {
-        {0, 0, 0, 0},              /* defaults: 1 MiB chunks */
-        {';', 0, 0, 0},
-        {';', 0, 200000, 0},       /* records over the limit across chunks */
-        {',', 40, 100, 6},         /* a 102-byte buffer: a refill every record */
+        {0, 0, 0, 0},                           /* defaults: 1 MiB chunks */
+        {';', 0, 0, 0},    {';', 0, 200000, 0}, /* records over the limit across chunks */
+        {',', 40, 100, 6},                      /* a 102-byte buffer: a refill every record */
         {';', 3, 1, 2},
     };
     for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++) {
@@ -422,6 +425,53 @@ TEST(csv_file_chunks_match_memory)
         ASSERT_EQ_INT(rc, 0);
         ASSERT_CMP_INT(rows, >, 0);
     }
+    free(data);
+}
+
+TEST(csv_record_longer_than_a_chunk)
+{
+    /* 1.5 MiB fits max_record but not the first 1 MiB buffer, which must
+     * grow; 5 MiB does not fit, and is skipped across several refills. */
+    const size_t mid = (size_t)3 << 19, huge = (size_t)5 << 20;
+    size_t len = 0;
+    char *data = malloc(mid + huge + 64), path[512];
+    uint64_t rows;
+    ASSERT_TRUE(data != NULL);
+#define ADD(lit) (memcpy(data + len, (lit), sizeof(lit) - 1), len += sizeof(lit) - 1)
+    ADD("a,b\r\n\"");
+    memset(data + len, 'x', mid), len += mid;
+    ADD("\",1\r\nc,d\r\n");
+    memset(data + len, 'y', huge), len += huge;
+    ADD("\re,f");
+#undef ADD
+    snprintf(path, sizeof path, "%s/long.csv", br_test_tmpdir());
+    FILE *fp = fopen(path, "wb");
+    ASSERT_TRUE(fp != NULL);
+    ASSERT_EQ_INT(fwrite(data, 1, len, fp), len);
+    fclose(fp);
+
+    br_csv_opts o = {.max_field = (size_t)8 << 20, .max_record = (size_t)2 << 20};
+    ASSERT_EQ_INT(same_rows(path, data, len, &o, &rows), 0);
+    ASSERT_EQ_INT(rows, 4);
+
+    br_csv *c;
+    br_csv_row row;
+    ASSERT_OK(br_csv_open_file(path, &o, &c));
+    ASSERT_EQ_INT(br_csv_next(c, &row), 1);
+    ASSERT_EQ_INT(br_csv_next(c, &row), 1);
+    ASSERT_EQ_INT(row.lens[0], mid);
+    ASSERT_EQ_STR(row.fields[1], "1");
+    ASSERT_EQ_INT(row.line, 2);
+    ASSERT_EQ_INT(br_csv_next(c, &row), 1);
+    ASSERT_EQ_STR(row.fields[0], "c");
+    ASSERT_EQ_INT(br_csv_next(c, &row), BR_ELIMIT);
+    ASSERT_EQ_INT(row.line, 4);
+    ASSERT_EQ_INT(br_csv_next(c, &row), 1);
+    ASSERT_EQ_STR(row.fields[1], "f");
+    ASSERT_EQ_INT(row.line, 5);
+    ASSERT_EQ_INT(br_csv_next(c, &row), 0);
+    ASSERT_EQ_INT(br_csv_get_stats(c)->bytes, len);
+    br_csv_free(c);
     free(data);
 }
 
@@ -442,8 +492,7 @@ static int count_real(const char *rel, uint64_t *records, size_t want_fields, ui
         if (want_fields && row.nfields != want_fields)
             (*bad)++;
         for (size_t i = 0; i < row.nfields; i++)
-            if (!br_utf8_valid(row.fields[i], row.lens[i]) ||
-                strlen(row.fields[i]) != row.lens[i])
+            if (!br_utf8_valid(row.fields[i], row.lens[i]) || strlen(row.fields[i]) != row.lens[i])
                 (*bad)++;
     }
     br_csv_free(c);
@@ -474,8 +523,8 @@ TEST(csv_real_data_counts)
     ASSERT_EQ_INT(n, 39268);
     ASSERT_EQ_INT(bad, 0);
     /* Old-Mac CR line ends; the ",," lines are records of empty fields. */
-    ASSERT_OK(count_real("bookcrossing/ratings/parts/cyadusha+BX-CSV-Dump/BX-Book-Ratings.csv",
-                         &n, 3, &bad));
+    ASSERT_OK(count_real("bookcrossing/ratings/parts/cyadusha+BX-CSV-Dump/BX-Book-Ratings.csv", &n,
+                         3, &bad));
     ASSERT_CMP_INT(n, >, 9000);
     ASSERT_EQ_INT(bad, 0);
     /* Long quoted multi-line descriptions. */

@@ -13,19 +13,19 @@ TEST(text_utf8_valid)
     ASSERT_TRUE(VALID(""));
     ASSERT_TRUE(VALID("plain ascii text that is longer than eight bytes"));
     ASSERT_TRUE(VALID("caf\xc3\xa9 \xe2\x80\x99 \xf0\x9f\x93\x9a \xf4\x8f\xbf\xbf"));
-    ASSERT_TRUE(VALID("a\0b")); /* NUL is ASCII */
-    ASSERT_TRUE(!VALID("\xc0\x80"));             /* overlong NUL */
-    ASSERT_TRUE(!VALID("\xc1\xbf"));             /* overlong */
-    ASSERT_TRUE(!VALID("\xe0\x80\x80"));         /* overlong 3-byte */
-    ASSERT_TRUE(!VALID("\xf0\x80\x80\x80"));     /* overlong 4-byte */
-    ASSERT_TRUE(!VALID("\xed\xa0\x80"));         /* surrogate U+D800 */
-    ASSERT_TRUE(!VALID("\xf4\x90\x80\x80"));     /* above U+10FFFF */
+    ASSERT_TRUE(VALID("a\0b"));              /* NUL is ASCII */
+    ASSERT_TRUE(!VALID("\xc0\x80"));         /* overlong NUL */
+    ASSERT_TRUE(!VALID("\xc1\xbf"));         /* overlong */
+    ASSERT_TRUE(!VALID("\xe0\x80\x80"));     /* overlong 3-byte */
+    ASSERT_TRUE(!VALID("\xf0\x80\x80\x80")); /* overlong 4-byte */
+    ASSERT_TRUE(!VALID("\xed\xa0\x80"));     /* surrogate U+D800 */
+    ASSERT_TRUE(!VALID("\xf4\x90\x80\x80")); /* above U+10FFFF */
     ASSERT_TRUE(!VALID("\xf5\x80\x80\x80"));
-    ASSERT_TRUE(!VALID("\x80"));                 /* lone continuation */
-    ASSERT_TRUE(!VALID("caf\xe9"));              /* latin-1 */
-    ASSERT_TRUE(!VALID("abcdefgh\xc3"));         /* truncated after the fast path */
+    ASSERT_TRUE(!VALID("\x80"));         /* lone continuation */
+    ASSERT_TRUE(!VALID("caf\xe9"));      /* latin-1 */
+    ASSERT_TRUE(!VALID("abcdefgh\xc3")); /* truncated after the fast path */
     ASSERT_TRUE(!VALID("\xe2\x80"));
-    ASSERT_TRUE(VALID("\xed\x9f\xbf"));          /* U+D7FF */
+    ASSERT_TRUE(VALID("\xed\x9f\xbf")); /* U+D7FF */
     /* Never reads past len: the bad byte after it does not count. */
     ASSERT_TRUE(br_utf8_valid("ok\xff", 2));
     ASSERT_TRUE(!br_utf8_valid("\xc3\xa9", 1));
@@ -66,7 +66,9 @@ TEST(text_html_unescape)
     ASSERT_EQ_STR(unesc("Angels &amp; Demons"), "Angels & Demons");
     ASSERT_EQ_STR(unesc("&lt;b&gt; &quot;x&quot; &apos;y&#39;"), "<b> \"x\" 'y'");
     ASSERT_EQ_STR(unesc("Ren&eacute;e Garc&iacute;a M&Aacute;rquez &szlig;&AElig;"),
-                  "Ren\xc3\xa9" "e Garc\xc3\xad" "a M\xc3\x81rquez \xc3\x9f\xc3\x86");
+                  "Ren\xc3\xa9"
+                  "e Garc\xc3\xad"
+                  "a M\xc3\x81rquez \xc3\x9f\xc3\x86");
     ASSERT_EQ_STR(unesc("a&nbsp;b&shy;c"), "a bc");
     ASSERT_EQ_STR(unesc("&#233;&#xE9;&#XE9;&#146;&#x1F4DA;"),
                   "\xc3\xa9\xc3\xa9\xc3\xa9\xe2\x80\x99\xf0\x9f\x93\x9a");
@@ -138,14 +140,20 @@ TEST(text_title_key)
     ASSERT_EQ_STR(tkey("The"), "the");
     ASSERT_EQ_STR(tkey("Theory of Everything"), "theory of everything");
     ASSERT_EQ_STR(tkey("Cien a\xc3\xb1os de soledad [Spanish] {x}"), "cien anos de soledad");
-    ASSERT_EQ_STR(tkey("\xc3\x89tude \xc3\xa0 la Stra\xc3\x9f" "e \xc3\x98rsted \xc5\x81\xc3\xb3" "d\xc5\xba \xc5\x92uvre"),
+    ASSERT_EQ_STR(tkey("\xc3\x89tude \xc3\xa0 la Stra\xc3\x9f"
+                       "e \xc3\x98rsted \xc5\x81\xc3\xb3"
+                       "d\xc5\xba \xc5\x92uvre"),
                   "etude a la strasse orsted lodz oeuvre");
     ASSERT_EQ_STR(tkey("Caf\xe9 Society"), "cafe society"); /* undecoded latin-1 */
+    ASSERT_EQ_STR(tkey("\xc6\x92oo\xef\xbc\x81"
+                       "bar"),
+                  "foo bar");                                    /* ƒ, fullwidth ! */
     ASSERT_EQ_STR(tkey("Cafe\xcc\x81 Society"), "cafe society"); /* combining accent */
     ASSERT_EQ_STR(tkey("Spider-Man/Batman: Round 2"), "spider man batman");
     ASSERT_EQ_STR(tkey("  \"Quoted\"   --  Title!!  "), "quoted title");
-    ASSERT_EQ_STR(tkey("\xd0\x92\xd0\xbe\xd0\xb9\xd0\xbd\xd0\xb0 \xd0\xb8 \xd0\xbc\xd0\xb8\xd1\x80"),
-                  "\xd0\x92\xd0\xbe\xd0\xb9\xd0\xbd\xd0\xb0 \xd0\xb8 \xd0\xbc\xd0\xb8\xd1\x80");
+    ASSERT_EQ_STR(
+        tkey("\xd0\x92\xd0\xbe\xd0\xb9\xd0\xbd\xd0\xb0 \xd0\xb8 \xd0\xbc\xd0\xb8\xd1\x80"),
+        "\xd0\x92\xd0\xbe\xd0\xb9\xd0\xbd\xd0\xb0 \xd0\xb8 \xd0\xbc\xd0\xb8\xd1\x80");
     /* Rules that would leave nothing are dropped. */
     ASSERT_EQ_STR(tkey("(Untitled)"), "untitled");
     ASSERT_EQ_STR(tkey(": The Beginning"), "beginning");
@@ -196,7 +204,9 @@ TEST(text_author_key)
     ASSERT_EQ_STR(akey("Stephen King and Peter Straub"), "king");
     ASSERT_EQ_STR(akey("Stephen King & Peter Straub"), "king");
     ASSERT_EQ_STR(akey("King; Straub"), "king");
-    ASSERT_EQ_STR(akey("Gabriel Garc\xc3\xad" "a M\xc3\xa1rquez"), "marquez");
+    ASSERT_EQ_STR(akey("Gabriel Garc\xc3\xad"
+                       "a M\xc3\xa1rquez"),
+                  "marquez");
     ASSERT_EQ_STR(akey("Ursula K. Le Guin"), "guin");
     ASSERT_EQ_STR(akey("Le Guin, Ursula K."), "guin");
     ASSERT_EQ_STR(akey("Mary Higgins-Clark"), "clark");
@@ -208,12 +218,19 @@ TEST(text_author_key)
     ASSERT_EQ_STR(akey("Stephen King (Editor)"), "king");
     ASSERT_EQ_STR(akey("Andrews, V.C."), "andrews");
     ASSERT_EQ_STR(akey("Virginia Andrews"), "andrews");
-    ASSERT_EQ_STR(akey("Ren\xe9" "e Dupont"), "dupont");
+    ASSERT_EQ_STR(akey("Ren\xe9"
+                       "e Dupont"),
+                  "dupont");
     ASSERT_EQ_STR(akey("Homer"), "homer");
     ASSERT_EQ_STR(akey("Malcolm X"), "malcolm");
-    ASSERT_EQ_STR(akey("Sl\xc3\xa1vek \xc5\xbdi\xc5\xbe" "ek"), "zizek");
+    ASSERT_EQ_STR(akey("Sl\xc3\xa1vek \xc5\xbdi\xc5\xbe"
+                       "ek"),
+                  "zizek");
     ASSERT_EQ_STR(akey(", , Smith"), "smith");
     ASSERT_EQ_STR(akey("and"), "and");
+    ASSERT_EQ_STR(akey("X"), "x");    /* only an initial */
+    ASSERT_EQ_STR(akey("Jr."), "jr"); /* only a suffix */
+    ASSERT_EQ_STR(akey("X Jr."), "x");
     ASSERT_EQ_INT(br_author_key("", g_key, sizeof g_key), 0);
     ASSERT_EQ_INT(br_author_key(" ,;&. ", g_key, sizeof g_key), 0);
     ASSERT_EQ_STR(g_key, "");
