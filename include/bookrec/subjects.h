@@ -82,14 +82,15 @@ typedef struct br_subject_params {
     size_t min_books;   /* drop subjects on fewer items (10) */
     int shelf_patterns; /* 1: the committed shelf patterns apply (1; 0 for analysis) */
     /* Shelf data rule (docs/subjects.md): a candidate on at least
-     * shelf_min_cover of the items is a shelf tag when the Jensen-Shannon
-     * divergence between the content profile of the readers who used it and
-     * that of the others is below shelf_max_js. */
+     * shelf_min_cover of the items, with weights that count readers, is a
+     * shelf tag when the Jensen-Shannon divergence between the content profile
+     * of the readers who used it and that of the others is below shelf_max_js. */
     int shelf_rounds;           /* 0 turns the data rule off (2) */
     size_t shelf_ref_size;      /* content profile: the most frequent subjects (300) */
     double shelf_ref_max_cover; /* ... leaving out those on more items than this (0.5) */
     double shelf_min_cover;     /* (0.02) */
     double shelf_max_js;        /* nats (0.06) */
+    double shelf_min_weight;    /* candidates' mean weight per item: counts, not flags (2) */
 } br_subject_params;
 
 void br_subject_params_default(br_subject_params *p);

@@ -180,7 +180,7 @@ static void shuffle(rng *r, uint32_t *a, size_t n)
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
-/* ---- Vocabulary (all invented; latin-1 bytes as escapes, split where a hex digit follows) */
+/* ---- Vocabulary (invented; latin-1 bytes as octal escapes, which a letter cannot extend) */
 
 enum { NFAM = 9 };
 
@@ -243,8 +243,8 @@ static const char *const adjs[] = {
 };
 
 static const char *const accented_nouns[] = {
-    "Caf\xe9", "Fa\xe7" "ade", "Soir\xe9" "e", "R\xeave", "Cr\xe8me", "Se\xf1ora",
-    "Ni\xf1o", "Fianc\xe9" "e", "D\xe9j\xe0 Vu", "M\xe4rchen",
+    "Caf\351", "Fa\347ade", "Soir\351e", "R\352ve", "Cr\350me", "Se\361ora",
+    "Ni\361o", "Fianc\351e", "D\351j\340 Vu", "M\344rchen",
 };
 
 static const char *const first_names[] = {
@@ -253,8 +253,8 @@ static const char *const first_names[] = {
     "Idris", "Vera", "Caleb", "Noor", "Milo", "Harriet", "Ezra", "Wren", "Dmitri",
 };
 static const char *const first_names_accented[] = {
-    "Zo\xe9", "Ana\xefs", "J\xfcrgen", "Ren\xe9" "e", "Bj\xf6rn", "In\xe9s", "Se\xe1n",
-    "Fran\xe7ois",
+    "Zo\351", "Ana\357s", "J\374rgen", "Ren\351e", "Bj\366rn", "In\351s", "Se\341n",
+    "Fran\347ois",
 };
 static const char *const last_names[] = {
     "Ashcombe", "Whitlow", "Penhallow", "Marchetti", "Okafor", "Lindqvist", "Draycott",
@@ -264,16 +264,16 @@ static const char *const last_names[] = {
     "Ferreira", "Holloway", "Pemberton",
 };
 static const char *const last_names_accented[] = {
-    "M\xfcller", "Ib\xe1\xf1" "ez", "Lef\xe8vre", "Sj\xf6" "berg", "Garc\xed" "a",
-    "Ferr\xe9", "N\xfa\xf1" "ez", "Cl\xe9ment",
+    "M\374ller", "Ib\341\361ez", "Lef\350vre", "Sj\366berg", "Garc\355a",
+    "Ferr\351", "N\372\361ez", "Cl\351ment",
 };
 
 /* Publishers per ISBN registration group: every one says "Synthetic". */
 enum { PUB_FR = 4, PUB_DE = 5, PUB_ES = 7 };
 static const struct wstr publishers[] = {
     {"Synthetic Press", 40}, {"Synthetic Press Paperbacks", 15}, {"Synthetic House", 12},
-    {"Synthetic &amp; Sons", 8}, {"\xc9" "ditions Synth\xe9tiques", 0},
-    {"Synthetic Verlag", 0}, {"Synthetic Classics", 8}, {"Synthetic Espa\xf1" "a", 0},
+    {"Synthetic &amp; Sons", 8}, {"\311ditions Synth\351tiques", 0},
+    {"Synthetic Verlag", 0}, {"Synthetic Classics", 8}, {"Synthetic Espa\361a", 0},
 };
 
 /* ISBN-10 registration groups, roughly as in Book-Crossing (English first). */
@@ -290,16 +290,16 @@ static const struct wstr locations[] = {
     {"denver, colorado, usa", 4}, {"atlanta, georgia, usa", 4},
     {"madison, wisconsin, usa", 3}, {"tucson, arizona, usa", 3},
     {"richmond, virginia, usa", 3}, {"toronto, ontario, canada", 4},
-    {"vancouver, british columbia, canada", 3}, {"montr\xe9" "al, quebec, canada", 2},
+    {"vancouver, british columbia, canada", 3}, {"montr\351al, quebec, canada", 2},
     {"london, england, united kingdom", 4}, {"manchester, england, united kingdom", 2},
     {"edinburgh, scotland, united kingdom", 1}, {"berlin, berlin, germany", 2},
-    {"m\xfcnchen, bayern, germany", 1}, {"k\xf6ln, nordrhein-westfalen, germany", 1},
-    {"barcelona, catalunya, spain", 2}, {"m\xe1laga, andaluc\xed" "a, spain", 1},
-    {"paris, \xeele-de-france, france", 1}, {"sydney, new south wales, australia", 2},
+    {"m\374nchen, bayern, germany", 1}, {"k\366ln, nordrhein-westfalen, germany", 1},
+    {"barcelona, catalunya, spain", 2}, {"m\341laga, andaluc\355a, spain", 1},
+    {"paris, \356le-de-france, france", 1}, {"sydney, new south wales, australia", 2},
     {"melbourne, victoria, australia", 2}, {"lisboa, lisboa, portugal", 1},
-    {"s\xe3o paulo, s\xe3o paulo, brazil", 1}, {"milano, lombardia, italy", 1},
-    {"z\xfcrich, zurich, switzerland", 1}, {"amsterdam, noord-holland, netherlands", 1},
-    {"g\xf6teborg, v\xe4stra g\xf6taland, sweden", 1}, {"auckland, auckland, new zealand", 1},
+    {"s\343o paulo, s\343o paulo, brazil", 1}, {"milano, lombardia, italy", 1},
+    {"z\374rich, zurich, switzerland", 1}, {"amsterdam, noord-holland, netherlands", 1},
+    {"g\366teborg, v\344stra g\366taland, sweden", 1}, {"auckland, auckland, new zealand", 1},
     {"kuala lumpur, kuala lumpur, malaysia", 1},
 };
 
@@ -896,7 +896,6 @@ static int gen_users(struct demo *d)
     }
     if (nactive * cap < p->ratings)
         return BR_ERANGE;
-    d->c.active_users = nactive;
 
     act = malloc(nactive * sizeof *act);
     cum = malloc(nactive * sizeof *cum);
@@ -935,20 +934,27 @@ static int gen_users(struct demo *d)
         u->quota = (uint32_t)(q < cap ? q : cap);
         assigned += u->quota;
     }
-    for (size_t fails = 0; assigned < p->ratings;) {
-        size_t k = pick_cum(&r, cum, nactive);
+    for (size_t fails = 0, sweep = 0; assigned < p->ratings;) {
         if (fails > 64) {
-            while (d->users[act[k]].quota >= cap)
-                k = (k + 1) % nactive;
+            /* near capacity: fill the users up in order, O(users) in all */
+            struct user *u = &d->users[act[sweep++]];
+            size_t add = cap - u->quota, left = p->ratings - assigned;
+            add = add < left ? add : left;
+            u->quota += (uint32_t)add;
+            assigned += add;
+            continue;
         }
-        struct user *u = &d->users[act[k]];
+        struct user *u = &d->users[act[pick_cum(&r, cum, nactive)]];
         if (u->quota >= cap) {
             fails++;
             continue;
         }
         u->quota++;
         assigned++;
+        fails = 0; /* only a run of misses means the weight sits on full users */
     }
+    for (size_t k = 0; k < nactive; k++)
+        d->c.active_users += d->users[act[k]].quota > 0;
     rc = 0;
 fail:
     free(act);

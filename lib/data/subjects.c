@@ -707,6 +707,7 @@ void br_subject_params_default(br_subject_params *p)
         .shelf_ref_max_cover = 0.5,
         .shelf_min_cover = 0.02,
         .shelf_max_js = 0.06,
+        .shelf_min_weight = 2,
     };
 }
 
@@ -924,7 +925,9 @@ static int shelf_rule(br_subject_vocab *v, const br_subject_params *p, const str
         goto fail;
     for (size_t c = 0; c < nc; c++) {
         struct canon_rec *r = CANON(v, c);
-        cand[c] = r->books > 0 && (double)r->books >= min_books ? (int32_t)ncand++ : -1;
+        /* weights must be counts of readers: a presence flag (weight 1) has no share */
+        int counted = r->books > 0 && r->weight >= p->shelf_min_weight * (double)r->books;
+        cand[c] = counted && (double)r->books >= min_books ? (int32_t)ncand++ : -1;
     }
     /* inverted lists of the candidates: (item, weight) */
     if (!(coff = xcalloc(ncand + 1, sizeof *coff)))
@@ -1007,7 +1010,7 @@ static int params_valid(const br_subject_params *p)
     return p->vocab_size > 0 && p->shelf_rounds >= 0 && p->shelf_rounds <= 16 &&
            (p->shelf_rounds == 0 || p->shelf_ref_size > 0) && p->shelf_ref_max_cover > 0 &&
            p->shelf_ref_max_cover <= 1 && p->shelf_min_cover >= 0 && p->shelf_min_cover <= 1 &&
-           p->shelf_max_js >= 0;
+           p->shelf_max_js >= 0 && p->shelf_min_weight >= 0;
 }
 
 int br_subject_vocab_build(br_subject_vocab *v, const br_subject_params *pin)

@@ -3,6 +3,8 @@
  * "N passed, N failed". Exit status is non-zero when any test failed. */
 #include "harness.h"
 
+#include "bookrec/log.h"
+
 #include <ftw.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -98,6 +100,8 @@ int main(int argc, char **argv)
     const char *filter = argc > 1 ? argv[1] : NULL;
     int passed = 0, failed = 0;
 
+    if (!getenv("BR_TEST_VERBOSE"))
+        br_log_set_level(BR_LOG_WARN); /* progress and info lines are noise here */
     qsort(g_tests, (size_t)g_ntests, sizeof g_tests[0], by_file);
     for (int i = 0; i < g_ntests; i++) {
         struct test *t = &g_tests[i];

@@ -597,6 +597,26 @@ TEST(subject_shelf_rule_synthetic)
     ASSERT_TRUE(br_subject_vocab_id(v, "stack") >= 0);
     ASSERT_EQ_INT(br_subject_vocab_shelf_count(v), 0);
     br_subject_vocab_free(v);
+
+    /* presence flags (weight 1, as Open Library subjects) carry no reader
+     * shares: the rule does not judge them */
+    ASSERT_OK(br_subject_vocab_new(&v));
+    for (int64_t item = 0; item < 400; item++) {
+        int g = (int)(item % 4);
+        for (int k = 0; k < 3; k++)
+            ASSERT_OK(add(v, item, genre[g][k], 1));
+        ASSERT_OK(add(v, item, "bucket", 1));
+    }
+    br_subject_params_default(&p);
+    ASSERT_OK(br_subject_vocab_build(v, &p));
+    ASSERT_OK(br_subject_vocab_lookup(v, "bucket", &in));
+    ASSERT_EQ_INT(in.status, BR_SUBJECT_OK);
+    ASSERT_TRUE(isnan(in.js));
+    p.shelf_min_weight = 0; /* lifted: a tag on every item, whatever its weights */
+    ASSERT_OK(br_subject_vocab_build(v, &p));
+    ASSERT_OK(br_subject_vocab_lookup(v, "bucket", &in));
+    ASSERT_EQ_INT(in.status, BR_SUBJECT_SHELF_TAG);
+    br_subject_vocab_free(v);
 }
 
 /* ---- Real data (skipped when ../shared/data is absent) ---- */
