@@ -100,7 +100,8 @@ test: deps
 FUZZ ?= csv
 FUZZ_SECONDS ?= 60
 fuzz:
-	$(MAKE) BUILD=build-fuzz CC=clang NO_OMP=1 SANITIZER=address,undefined build-fuzz/libbookrec.a
+	$(MAKE) BUILD=build-fuzz CC=clang NO_OMP=1 SANITIZER=fuzzer-no-link,address,undefined \
+	    build-fuzz/libbookrec.a
 	clang -std=c11 -D_GNU_SOURCE -g -O1 -Iinclude -Itests $(shell pkg-config --cflags $(PKGS)) \
 	    -fsanitize=fuzzer,address,undefined -o build-fuzz/fuzz-$(FUZZ) tests/fuzz/fuzz_$(FUZZ).c \
 	    build-fuzz/libbookrec.a $(shell pkg-config --libs $(PKGS)) -lm -lpthread

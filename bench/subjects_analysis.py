@@ -346,12 +346,12 @@ def section_vocab(S, triples, tags):
 
 
 def main():
+    global DATA
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", default=DATA)
     ap.add_argument("--top", type=int, default=300)
     ap.add_argument("sections", nargs="*", default=["sources", "plurals", "shelf", "vocab"])
     a = ap.parse_args()
-    global DATA
     DATA = a.data
     if not os.path.isdir(a.data):
         sys.exit("no data directory %s (use --data)" % a.data)

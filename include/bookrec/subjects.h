@@ -79,7 +79,7 @@ typedef struct br_subject_vocab br_subject_vocab;
 
 typedef struct br_subject_params {
     size_t vocab_size;  /* keep at most this many subjects (1000) */
-    size_t min_books;   /* drop subjects on fewer items (10) */
+    size_t min_books;   /* drop subjects on fewer items (5) */
     int shelf_patterns; /* 1: the committed shelf patterns apply (1; 0 for analysis) */
     /* Shelf data rule (docs/subjects.md): a candidate on at least
      * shelf_min_cover of the items, with weights that count readers, is a

@@ -452,8 +452,8 @@ static void isbn_split(const char isbn[10], int with978, char sep, char *out)
         n += sprintf(out + n, "978%c", sep);
         d = d13 + 3;
     }
-    n += sprintf(out + n, "%.*s%c%.*s%c%.*s%c%c", glen, d, sep, plen, d + glen, sep,
-                 9 - glen - plen, d + glen + plen, sep, d[9]);
+    sprintf(out + n, "%.*s%c%.*s%c%.*s%c%c", glen, d, sep, plen, d + glen, sep,
+            9 - glen - plen, d + glen + plen, sep, d[9]);
 }
 
 /* Canonical text of an edition's ISBN: ISBN-10, or 13 digits for ISBN-13 editions. */

@@ -1125,7 +1125,7 @@ static int parse_file(br__import *im, const char *path, enum fmt want)
         }
     }
     if ((rc = br_csv_open_file(path, &co, &s.csv)) != 0)
-        return br__imp_errorf(im, rc, "%s: cannot open (%s)", path, strerror(errno));
+        return br__imp_errorf(im, rc, "%s: cannot open (%s)", path, br_strerror(rc));
     rc = br_csv_next(s.csv, &s.hdr);
     if (rc <= 0) {
         br_csv_free(s.csv);

@@ -6,10 +6,11 @@
  * 1. Canonicalization is a pure function of one string, so every source (Goodreads tags,
  *    Open Library subjects, Google Books categories) and every later lookup agree on it:
  *    lower case; Latin-1 accents and fullwidth forms folded to ASCII; "&" -> "and"; text in
- *    parentheses dropped (Open Library's "(Fictitious character)"); apostrophes and
- *    zero-width marks joined ("children's" -> "childrens"); every other punctuation, symbol
- *    or invalid byte a space; a lone "s" or "t" glued back ("children-s" -> "childrens",
- *    "didn-t" -> "didnt"); leading articles dropped; then the plural, then the merge table.
+ *    parentheses dropped (Open Library's "(Fictitious character)"); apostrophes,
+ *    zero-width marks and combining accents joined ("children's" -> "childrens"); every other
+ * punctuation, symbol or invalid byte a space; a lone "s" or "t" glued back ("children-s" ->
+ * "childrens", "didn-t" -> "didnt"); leading articles dropped; then the plural, then the merge
+ * table.
  * 2. The singularizer touches only the last word (the head of an English compound: "graphic
  *    novels", not "books i own"; nothing in "x and y" phrases such as "manners and
  *    customs"), only ASCII words of four letters or more, and only through safe rules:
@@ -366,8 +367,11 @@ static size_t clean(const char *raw, size_t len, char *out, size_t cap)
             char ch = (char)(cp - 'A' + 'a');
             put(&c, &ch, 1);
         } else if (cp == '\'' || cp == '`' || cp == 0x2019 || cp == 0x2018 || cp == 0xB4 ||
-                   cp == 0xAD || (cp >= 0x200B && cp <= 0x200D) || cp == 0x2060 || cp == 0xFEFF) {
-            continue; /* apostrophes and invisible marks join: "children's" -> "childrens" */
+                   cp == 0xAD || (cp >= 0x200B && cp <= 0x200D) || cp == 0x2060 || cp == 0xFEFF ||
+                   (cp >= 0x300 && cp <= 0x36F)) {
+            /* apostrophes, invisible marks and combining accents (a decomposed "e" + U+0301)
+             * join: "children's" -> "childrens" */
+            continue;
         } else if (cp == '&') {
             c.space = 1;
             put(&c, "and", 3);
@@ -700,7 +704,7 @@ void br_subject_params_default(br_subject_params *p)
 {
     *p = (br_subject_params){
         .vocab_size = 1000,
-        .min_books = 10,
+        .min_books = 5,
         .shelf_patterns = 1,
         .shelf_rounds = 2,
         .shelf_ref_size = 300,
@@ -920,14 +924,14 @@ static int shelf_rule(br_subject_vocab *v, const br_subject_params *p, const str
     double *cw = NULL, *q = NULL, *pr = NULL;
     int rc = BR_ENOMEM;
 
-    double min_books = p->shelf_min_cover * (double)cat->ni;
+    double min_items = p->shelf_min_cover * (double)cat->ni;
     if (!(slot = xcalloc(nc, sizeof *slot)) || !(cand = xcalloc(nc, sizeof *cand)))
         goto fail;
     for (size_t c = 0; c < nc; c++) {
         struct canon_rec *r = CANON(v, c);
         /* weights must be counts of readers: a presence flag (weight 1) has no share */
         int counted = r->books > 0 && r->weight >= p->shelf_min_weight * (double)r->books;
-        cand[c] = counted && (double)r->books >= min_books ? (int32_t)ncand++ : -1;
+        cand[c] = counted && (double)r->books >= min_items ? (int32_t)ncand++ : -1;
     }
     /* inverted lists of the candidates: (item, weight) */
     if (!(coff = xcalloc(ncand + 1, sizeof *coff)))

@@ -50,6 +50,7 @@ TEST(subject_canon_cleaning)
         {"Fiction [from old catalog]", "fiction"},
         {"clàssics", "classic"},
         {"Ficción", "fiction"},
+        {"Ficcio\xcc\x81n", "fiction"}, /* decomposed accent */
         {"contempor\xe2\x80\x8b"
          "ary",
          "contemporary"}, /* zero-width space */
@@ -265,6 +266,77 @@ TEST(subject_canon_idempotent)
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         ASSERT_TRUE(idempotent(cases[i], strlen(cases[i])));
+}
+
+/* Random bytes and UTF-8 fragments: no crash (run under the sanitizers), and
+ * every accepted result is short, clean and idempotent. */
+TEST(subject_canon_random_input)
+{
+    static const char *const frag[] = {
+        "Fantasy",
+        "-",
+        "_",
+        " ",
+        "s",
+        "'",
+        "&",
+        "(",
+        ")",
+        "[",
+        "2015",
+        "\xc3\xa9",
+        "e\xcc\x81",
+        "\xe2\x80\x8b",
+        "\xe2\x98\x85",
+        "\xf0\x9f\x93\x9a",
+        "\xff",
+        "\xc3",
+        "\xd1\x84",
+        "ies",
+        "the ",
+        "and",
+        "Classics",
+        "read-in-",
+        "owned",
+        "\xef\xbc\xa1",
+        "t",
+        "",
+    };
+    char raw[256], out[BR_SUBJECT_MAX + 1];
+    uint64_t rng = 7;
+
+    for (int iter = 0; iter < 20000; iter++) {
+        size_t len = 0;
+        rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
+        int parts = (int)((rng >> 33) % 12);
+        for (int k = 0; k < parts; k++) {
+            rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
+            if ((rng >> 60) < 4) { /* a random byte, NUL included */
+                raw[len++] = (char)(rng >> 40);
+                continue;
+            }
+            const char *f = frag[(rng >> 33) % (sizeof frag / sizeof frag[0])];
+            size_t fl = strlen(f);
+            if (len + fl > sizeof raw)
+                break;
+            memcpy(raw + len, f, fl);
+            len += fl;
+        }
+        br_subject_reason r = br_subject_canon(raw, len, out, sizeof out);
+        ASSERT_TRUE((unsigned)r < BR_SUBJECT_REASON_COUNT && r != BR_SUBJECT_RARE);
+        if (r != BR_SUBJECT_OK && r != BR_SUBJECT_SHELF_TAG) {
+            ASSERT_EQ_STR(out, "");
+            continue;
+        }
+        size_t n = strlen(out);
+        ASSERT_TRUE(n > 0 && n <= BR_SUBJECT_MAX && out[0] != ' ' && out[n - 1] != ' ');
+        ASSERT_TRUE(strstr(out, "  ") == NULL);
+        for (size_t i = 0; i < n; i++) {
+            unsigned char c = (unsigned char)out[i];
+            ASSERT_TRUE(c == ' ' || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c >= 0x80);
+        }
+        ASSERT_TRUE(idempotent(raw, len));
+    }
 }
 
 TEST(subject_shelf_patterns)
