@@ -99,10 +99,11 @@ int br_subject_vocab_new(br_subject_vocab **out);
 void br_subject_vocab_free(br_subject_vocab *v);
 
 /* Adds one raw tag of an item. item: the caller's id of a work (any int64);
- * 0 < weight <= BR_SUBJECT_MAX_WEIGHT: e.g. the Goodreads tag count, or 1. Several raw tags of an
- * item that share a canonical form sum their weights. A rejected tag is counted
- * (br_subject_vocab_rejected) and still returns 0. BR_EINVAL on a bad weight,
- * BR_ELIMIT past BR_SUBJECT_MAX_PAIRS or BR_SUBJECT_MAX_DISTINCT, BR_ENOMEM. */
+ * weight in (0, BR_SUBJECT_MAX_WEIGHT]: e.g. the Goodreads tag count, or 1.
+ * Several raw tags of an item that share a canonical form sum their weights.
+ * A rejected tag is counted (br_subject_vocab_rejected) and still returns 0.
+ * BR_EINVAL on a bad weight, BR_ELIMIT past BR_SUBJECT_MAX_PAIRS or
+ * BR_SUBJECT_MAX_DISTINCT, BR_ENOMEM. */
 int br_subject_vocab_add(br_subject_vocab *v, int64_t item, const char *raw, size_t len,
                          double weight);
 
@@ -150,7 +151,8 @@ typedef struct br_subject_info {
 
 /* BR_ENOENT when canon was never seen. */
 int br_subject_vocab_lookup(const br_subject_vocab *v, const char *canon, br_subject_info *out);
-/* Shelf tags found by the last build, by number of items (then weight, name). */
+/* Shelf tags found by the last build, by number of items (then weight, name),
+ * with their evidence (pattern, js, cover). BR_EINVAL when i is out of range. */
 size_t br_subject_vocab_shelf_count(const br_subject_vocab *v);
 int br_subject_vocab_shelf(const br_subject_vocab *v, size_t i, br_subject_info *out);
 

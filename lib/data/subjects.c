@@ -180,7 +180,7 @@ static int is_vowel(char c)
     return c == 'a' || c == 'e' || c == 'i' || c == 'o' || c == 'u';
 }
 
-/* Singular of the word w[0..n) written to out (cap >= n + 2); returns its
+/* Singular of the word w[0..n) written to out (cap >= n + 1); returns its
  * length. Only lower-case ASCII words of four letters or more change. */
 static size_t singular(const char *w, size_t n, char *out)
 {
