@@ -372,6 +372,8 @@ static int write_inters(br__import *im)
         (rc = br_store_prepare(im->st, "DELETE FROM interactions WHERE user_id=? AND item_idx=?",
                                &del)))
         goto fail;
+    br_progress prog;
+    br_progress_start(&prog, "import: writing interactions", im->inters.n);
     /* Deletions first: a merged interaction may free the key another moves to. */
     for (size_t i = 0; i < im->inters.n; i++) {
         struct br__inter *x = &br_vec_at(&im->inters, struct br__inter, i);
@@ -384,6 +386,7 @@ static int write_inters(br__import *im)
     }
     for (size_t i = 0; i < im->inters.n; i++) {
         struct br__inter *x = &br_vec_at(&im->inters, struct br__inter, i);
+        br_progress_update(&prog, i);
         if (x->dead || (x->in_db && !x->dirty))
             continue;
         br_stmt *q = x->in_db ? upd : ins;
@@ -401,6 +404,7 @@ static int write_inters(br__import *im)
         if ((rc = run(im, q)))
             goto fail;
     }
+    br_progress_end(&prog, im->inters.n);
 fail:
     br_stmt_free(ins);
     br_stmt_free(upd);
