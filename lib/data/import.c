@@ -173,6 +173,18 @@ static int report_totals(br__import *im, json_t *report)
          "ON w.item_idx = e.item_idx WHERE w.metadata_source = 'goodreads_work' "
          "AND e.match_kind IN ('isbn', 'title_author') "
          "AND e.source NOT IN ('goodreads_work', 'openlibrary', 'generic_work')"},
+        /* The same, for Book-Crossing editions onto goodbooks-10k works only. */
+        {"bx_editions_matched_to_goodbooks",
+         "SELECT COUNT(*) FROM editions e JOIN works w ON w.item_idx = e.item_idx "
+         "WHERE w.metadata_source = 'goodreads_work' AND e.source = 'bx' "
+         "AND e.match_kind IN ('isbn', 'title_author')"},
+        {"goodbooks_works_matched_by_bx",
+         "SELECT COUNT(DISTINCT e.item_idx) FROM editions e JOIN works w "
+         "ON w.item_idx = e.item_idx WHERE w.metadata_source = 'goodreads_work' "
+         "AND e.source = 'bx' AND e.match_kind IN ('isbn', 'title_author')"},
+        {"ratings_on_goodbooks_works",
+         "SELECT COUNT(*) FROM interactions i JOIN works w ON w.item_idx = i.item_idx "
+         "WHERE w.metadata_source = 'goodreads_work'"},
         {"ratings_on_metadata_works",
          "SELECT COUNT(*) FROM interactions i JOIN works w ON w.item_idx = i.item_idx "
          "WHERE w.metadata_source IS NOT NULL"},

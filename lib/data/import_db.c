@@ -552,23 +552,28 @@ int br__imp_write(br__import *im, const char *report_json)
     if ((rc = write_works(im)) || (rc = write_editions(im)) || (rc = write_external_ids(im)) ||
         (rc = write_users(im)) || (rc = write_inters(im)) || (rc = write_rawtags(im)))
         return rc;
-    /* Aliases made earlier that pointed at a work merged now follow it. */
-    for (size_t i = 0; i < im->aliases.n; i += 2) {
-        int64_t from = br_vec_at(&im->aliases, int64_t, i), to = br_vec_at(&im->aliases, int64_t, i + 1);
-        if ((rc = br_store_prepare(im->st, "UPDATE work_aliases SET item_idx=? WHERE item_idx=?", &q)))
-            return rc;
-        br_stmt_bind_int(q, 1, to);
-        br_stmt_bind_int(q, 2, from);
-        rc = run(im, q);
-        br_stmt_free(q);
-        if (!rc && (rc = br_store_prepare(im->st,
-                                          "UPDATE work_external_ids SET item_idx=? WHERE item_idx=?",
-                                          &q)) == 0) {
-            br_stmt_bind_int(q, 1, to);
-            br_stmt_bind_int(q, 2, from);
-            rc = run(im, q);
-            br_stmt_free(q);
+    /* Aliases made earlier, and source ids, that pointed at a work merged now
+     * follow it. */
+    if (im->aliases.n) {
+        br_stmt *fa = NULL, *fx = NULL;
+        if ((rc = br_store_prepare(im->st, "UPDATE work_aliases SET item_idx=? WHERE item_idx=?",
+                                   &fa)) == 0 &&
+            (rc = br_store_prepare(im->st,
+                                   "UPDATE work_external_ids SET item_idx=? WHERE item_idx=?",
+                                   &fx)) == 0) {
+            for (size_t i = 0; i < im->aliases.n && !rc; i += 2) {
+                int64_t from = br_vec_at(&im->aliases, int64_t, i);
+                int64_t to = br_vec_at(&im->aliases, int64_t, i + 1);
+                br_stmt *qs[2] = {fa, fx};
+                for (int k = 0; k < 2 && !rc; k++) {
+                    br_stmt_bind_int(qs[k], 1, to);
+                    br_stmt_bind_int(qs[k], 2, from);
+                    rc = run(im, qs[k]);
+                }
+            }
         }
+        br_stmt_free(fa);
+        br_stmt_free(fx);
         if (rc)
             return rc;
     }

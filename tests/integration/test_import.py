@@ -173,8 +173,12 @@ def test_real_data_import(db, tmp_path):
         assert key in r, key
     assert r["users"] == 278858
     assert r["editions_matched_to_metadata"] >= 6500
-    assert r["goodbooks_works_matched"] >= 3400
-    assert r["ratings_on_metadata_works"] >= 150000
+    # Book-Crossing editions onto goodbooks-10k works (PROVENANCE.md measured 6,649 onto
+    # 3,485 works, 34% of the ratings, with a similar title + author rule).
+    assert r["bx_editions_matched_to_goodbooks"] >= 6500
+    assert r["goodbooks_works_matched_by_bx"] >= 3400
+    assert r["ratings_on_goodbooks_works"] >= 150000
+    assert r["ratings_on_works_with_subjects"] >= 150000
     assert 800 <= r["subject_vocab_size"] <= 1000
     top = [s["subject"] for s in r["top_subjects"]]
     assert len(top) == 30
