@@ -36,7 +36,8 @@ int br__imp_load(br__import *im)
     int rc, r;
 
     PREP("SELECT item_idx, work_key, title, author, publisher, image_url, description, language, "
-         "metadata_source, year, pages, has_title, created_import FROM works ORDER BY item_idx");
+         "metadata_source, year, pages, has_title, created_import, main_subject_id FROM works "
+         "ORDER BY item_idx");
     while ((r = br_stmt_step(q)) == 1) {
         struct br__work w = {0};
         w.idx = br_stmt_int(q, 0);
@@ -54,7 +55,8 @@ int br__imp_load(br__import *im)
         w.created_import = br_stmt_int(q, 12);
         w.field_prio = w.msource ? 100 : 0; /* stored metadata is not overwritten by weaker */
         w.in_db = 1;
-        w.main_subject = -1;
+        w.main_subject = br_stmt_is_null(q, 13) ? -1 : br_stmt_int(q, 13);
+        w.main_vocab = -1;
         size_t slot = im->works.n;
         if (!br_vec_push(&im->works, &w) || br_strmap_put(im->work_by_key, w.key, (int64_t)slot) ||
             br_intmap_put(im->work_by_idx, w.idx, (int64_t)slot))
@@ -542,11 +544,13 @@ int br__imp_write(br__import *im, const char *report_json)
     /* Subjects first: works reference main_subject_id by the ids assigned here. */
     if ((rc = write_subjects(im)))
         return rc;
-    for (size_t i = 0; i < im->works.n; i++) {
+    for (size_t i = 0; i < im->works.n && im->subjects_changed; i++) {
         struct br__work *w = &br_vec_at(&im->works, struct br__work, i);
-        if (w->main_subject >= 0 && im->subjects_changed) {
-            int64_t id = br_vec_at(&im->subjs, struct br__subj, w->main_subject).id;
-            w->main_subject = id; /* from vocab index to subject id */
+        int64_t id = w->main_vocab >= 0 ? br_vec_at(&im->subjs, struct br__subj, w->main_vocab).id
+                                        : -1;
+        if (id != w->main_subject) {
+            w->main_subject = id;
+            w->dirty = 1;
         }
     }
     if ((rc = write_works(im)) || (rc = write_editions(im)) || (rc = write_external_ids(im)) ||

@@ -34,7 +34,8 @@ struct br__work {
     const char *title, *author, *publisher, *image_url, *description, *language, *msource;
     int32_t year, pages;
     int32_t field_prio; /* priority of the source that set the fields (higher wins) */
-    int64_t main_subject;
+    int64_t main_subject; /* subject_id as stored, -1 = none */
+    int64_t main_vocab;   /* this import's vocabulary index, when it rebuilt one */
     int64_t created_import;
     uint8_t in_db, dirty, dead, has_title;
     int64_t alias_of; /* item_idx it merged into when dead */

@@ -75,6 +75,7 @@ static int64_t new_work(br__import *im, const char *key)
     w.idx = im->next_item++;
     w.key = br__imp_str(im, key, strlen(key));
     w.main_subject = -1;
+    w.main_vocab = -1;
     w.dirty = 1;
     int64_t slot = (int64_t)im->works.n;
     if (!w.key || !br_vec_push(&im->works, &w) || br_strmap_put(im->work_by_key, w.key, slot) ||

@@ -46,11 +46,7 @@ int br__imp_subjects(br__import *im, json_t *report)
         size_t n = 0;
         if (w->dead)
             continue;
-        int64_t main = br_subject_vocab_main(v, w->idx);
-        if (main != w->main_subject || w->in_db) {
-            w->main_subject = main;
-            w->dirty = 1; /* stored main_subject_id may name an old vocabulary */
-        }
+        w->main_vocab = br_subject_vocab_main(v, w->idx); /* to an id when written */
         if (br_subject_vocab_item(v, w->idx, &ids, &wt, &n) != 0)
             continue;
         for (size_t k = 0; k < n; k++) {

@@ -139,3 +139,32 @@ TEST(import_open_library_dump_lines)
     json_decref(rep);
     br_store_close(st);
 }
+
+TEST(import_later_source_keeps_main_subjects)
+{
+    br_store *st;
+    json_t *rep;
+    char err[256], a[512], b[512], c[512], bx[512];
+    snprintf(a, sizeof a, "%s", br_test_fixture("import/goodbooks/books.csv"));
+    snprintf(b, sizeof b, "%s", br_test_fixture("import/goodbooks/tags.csv"));
+    snprintf(c, sizeof c, "%s", br_test_fixture("import/goodbooks/book_tags.csv"));
+    snprintf(bx, sizeof bx, "%s", br_test_fixture("import/bx_original"));
+    const char *gb[] = {a, b, c}, *later[] = {bx};
+    br_import_opts o;
+    br_import_opts_default(&o);
+    o.min_books = 1;
+    ASSERT_OK(open_db(&st));
+    ASSERT_OK(br_import_run(st, gb, 3, &o, &rep, err, sizeof err));
+    json_decref(rep);
+    const char *main_sql = "SELECT main_subject_id FROM works WHERE work_key = 'goodreads:9000'";
+    int64_t main = q1(st, main_sql);
+    ASSERT_CMP_INT(main, >, 0);
+    /* Book-Crossing editions join the work (its publisher is filled in, so the
+     * row is rewritten) but bring no tags: the main subject stays. */
+    ASSERT_OK(br_import_run(st, later, 1, &o, &rep, err, sizeof err));
+    ASSERT_EQ_INT(q1(st, "SELECT COUNT(*) FROM works WHERE work_key = 'goodreads:9000' AND "
+                         "publisher IS NOT NULL"), 1);
+    ASSERT_EQ_INT(q1(st, main_sql), main);
+    json_decref(rep);
+    br_store_close(st);
+}
