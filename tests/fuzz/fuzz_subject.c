@@ -27,7 +27,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int64_t item = 0;
     for (size_t i = 0; i <= size; i++) {
         if (i == size || data[i] == '\n') {
-            br_subject_vocab_add(v, item++ % 7, (const char *)data + start, i - start, 1.0 + item);
+            br_subject_vocab_add(v, item % 7, (const char *)data + start, i - start,
+                                 1.0 + (double)item);
+            item++;
             start = i + 1;
         }
     }
