@@ -213,6 +213,24 @@ static int normalize_isbn(br__import *im, const char *prefix, const char *s, siz
     return 0;
 }
 
+/* For rows that are kept without their ISBN (metadata works): a bad ISBN is
+ * a repair, not a rejected row. */
+static int isbn_of_kept_row(br__import *im, const char *prefix, const char *s, size_t n,
+                            char out[14])
+{
+    int flags = 0;
+    br_isbn_reason why = br_isbn_normalize(s, n, out, &flags);
+    if (why != BR_ISBN_OK) {
+        char what[96];
+        snprintf(what, sizeof what, "%s_isbn_dropped_%s", prefix, br_isbn_reason_name(why));
+        br__imp_clean(im, what, 1);
+        return -1;
+    }
+    if (flags & BR_ISBN_F_ZERO_PADDED)
+        br__imp_clean(im, "isbn_zero_padding_restored", 1);
+    return 0;
+}
+
 static const char *https_url(br__import *im, const char *s, size_t n)
 {
     if (is_null_text(s, n) || strstr(s, "nophoto") || strstr(s, "avatar_book"))
@@ -580,7 +598,7 @@ static int parse_gb_books(br__import *im, struct src *s)
         /* isbn13 is float-mangled in this file; the ISBN-10 (zero-stripped) is the key. */
         char isbn[14];
         if (normalize_isbn(im, NULL, fld(&r, c13), fld_len(&r, c13), isbn) == 0 ||
-            normalize_isbn(im, "gb_book", fld(&r, ci), fld_len(&r, ci), isbn) == 0) {
+            isbn_of_kept_row(im, "gb_book", fld(&r, ci), fld_len(&r, ci), isbn) == 0) {
             if ((rc = map_isbn(im, isbn, m)))
                 return rc;
         }
@@ -772,7 +790,7 @@ static int parse_ol_search(br__import *im, struct src *s)
             char isbn[14];
             if (fld_len(&r, cols[k]) == 0)
                 continue;
-            if (normalize_isbn(im, "ol_search", fld(&r, cols[k]), fld_len(&r, cols[k]), isbn) == 0 &&
+            if (isbn_of_kept_row(im, "ol_search", fld(&r, cols[k]), fld_len(&r, cols[k]), isbn) == 0 &&
                 (rc = map_isbn(im, isbn, m)))
                 return rc;
         }
@@ -865,7 +883,7 @@ static int ol_dump_line(br__import *im, char *line, size_t n)
             {
                 const char *is = json_string_value(v);
                 char isbn[14];
-                if (is && normalize_isbn(im, "ol_dump", is, strlen(is), isbn) == 0 &&
+                if (is && isbn_of_kept_row(im, "ol_dump", is, strlen(is), isbn) == 0 &&
                     (rc = map_isbn(im, isbn, m)))
                     goto out;
             }
@@ -947,7 +965,8 @@ static int parse_generic_books(br__import *im, struct src *s)
         if ((rc = br_strmap_putn(im->generic_book, book, bn, m)))
             return rc;
         char isbn[14];
-        if (fld_len(&r, ci) && normalize_isbn(im, "generic_book", fld(&r, ci), fld_len(&r, ci), isbn) == 0 &&
+        if (fld_len(&r, ci) &&
+            isbn_of_kept_row(im, "generic_book", fld(&r, ci), fld_len(&r, ci), isbn) == 0 &&
             (rc = map_isbn(im, isbn, m)))
             return rc;
         s->used++;
