@@ -5,11 +5,13 @@
 #   make unit            unit tests only
 #   make fuzz FUZZ=csv   run one libFuzzer driver (clang) for FUZZ_SECONDS (default 60)
 #   make bench-import    import throughput and peak memory (bench/import.md)
+#   make bench-ann       HNSW vs hnswlib vs FAISS (bench/ann.md); bench-ann-large: 1M x 64
+#   make build/bench-X   any bench/X.c benchmark program, linked with the library
 # Switches: SANITIZER=address|undefined|thread (also "address,undefined"), NO_OMP=1,
 #           WERROR=1 (CI sets it), CC=clang.
 
 CC ?= cc
-PKGS := sqlite3 jansson libxxhash
+PKGS := sqlite3 jansson libxxhash openblas lapacke
 SANITIZER ?=
 BUILD ?= build$(if $(SANITIZER),-$(subst $(comma),-,$(SANITIZER)))
 comma := ,
@@ -47,7 +49,8 @@ BIN := $(BUILD)/bookrec
 LIBA := $(BUILD)/libbookrec.a
 UNIT := $(BUILD)/unit-tests
 
-.PHONY: all deps run test unit fuzz-replay integration fuzz bench-import clean format
+.PHONY: all deps run test unit fuzz-replay integration fuzz bench-import bench-ann \
+        bench-ann-large clean format
 all: $(BIN)
 
 deps:
@@ -117,6 +120,16 @@ run: deps
 
 bench-import: $(BIN)
 	bash bench/import.sh
+
+# Benchmark programs: bench/NAME.c -> $(BUILD)/bench-NAME.
+$(BUILD)/bench-%: bench/%.c $(LIBA)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIBA) $(LDLIBS)
+
+bench-ann: deps $(BIN) $(BUILD)/bench-ann
+	BENCH_BIN=$(BUILD)/bench-ann bash bench/ann.sh
+
+bench-ann-large: deps $(BIN) $(BUILD)/bench-ann
+	BENCH_BIN=$(BUILD)/bench-ann bash bench/ann.sh --large
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

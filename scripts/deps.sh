@@ -9,6 +9,8 @@ PKGS=(
     libsqlite3-dev                 # embedded store
     libjansson-dev                 # JSON (reports, manifests)
     libxxhash-dev                  # hashing
+    libopenblas-openmp-dev         # BLAS, the OpenMP build (no thread fight inside our regions)
+    liblapacke-dev                 # LAPACKE (exact Cholesky solves for checking ALS)
     python3-pytest                 # black-box CLI/integration tests (/usr/bin/python3)
     postgresql                     # migrations are checked against a real PostgreSQL
 )
