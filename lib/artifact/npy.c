@@ -155,14 +155,22 @@ int br_npy_parse(const void *buf, size_t len, br_npy *out)
         return BR_EFORMAT;
     s++;
     size_t dims[2], nd = 0;
+    /* "(rows,)" or "(rows, cols)": numbers separated by commas. */
     while (s < end && *s != ')') {
         if (nd == 2 || parse_size(&s, end, &dims[nd]) != 0)
             return BR_EFORMAT;
         nd++;
-        while (s < end && (*s == ' ' || *s == ','))
+        while (s < end && *s == ' ')
+            s++;
+        if (s < end && *s == ',')
+            s++;
+        else if (s < end && *s != ')')
+            return BR_EFORMAT;
+        while (s < end && *s == ' ')
             s++;
     }
-    if (s >= end || nd == 0)
+    /* cols == 0 means 1-D in br_npy: a 2-D array without columns is not ours. */
+    if (s >= end || nd == 0 || (nd == 2 && dims[1] == 0))
         return BR_EFORMAT;
     out->rows = dims[0];
     out->cols = nd == 2 ? dims[1] : 0;
