@@ -16,7 +16,7 @@ typedef enum br_pop_kind {
 } br_pop_kind;
 
 typedef struct br_popularity_params {
-    double m; /* 10: prior weight, in ratings; finite, >= 0 */
+    double m; /* 30: prior weight, in ratings; finite, >= 0 */
 } br_popularity_params;
 
 void br_popularity_params_default(br_popularity_params *p);
@@ -44,5 +44,9 @@ const int64_t *br_popularity_ranking(const br_popularity *p, br_pop_kind kind, s
  * Returns 0 or BR_EINVAL (NULL, unknown kind). */
 int br_popularity_top(const br_popularity *p, br_pop_kind kind, size_t k, int64_t *items_out,
                       size_t *n_out);
+
+/* The prior used in cold-start blends: the Bayesian average for BR_POP_BAYES,
+ * log(1 + train interactions) for BR_POP_COUNT. 0 for an item out of range. */
+double br_popularity_score(const br_popularity *p, br_pop_kind kind, size_t item);
 
 #endif

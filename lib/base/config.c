@@ -49,7 +49,7 @@
     X(DOUBLE, "split.test_frac", "0.10", 0, 0.5, "Share of a holdout user's pairs in test")        \
     X(INT, "train.min_user_interactions", "5", 0, 1e9, "Fewest train interactions of a user")      \
     X(INT, "train.min_item_interactions", "1", 0, 1e9, "Fewest train interactions of an item")     \
-    X(DOUBLE, "popularity.bayes_m", "10", 0, 1e9, "Prior weight of the Bayesian average")          \
+    X(DOUBLE, "popularity.bayes_m", "30", 0, 1e9, "Prior weight of the Bayesian average")          \
     X(INT, "features.fav_subjects_k", "10", 1, 1e6, "Favorite subjects kept per user")             \
     X(INT, "models.warm_min_ratings", "5", 0, 1e9, "Ratings a user needs for warm models")         \
     X(STRING, "log.level", "info", 0, 0, "Log level: error, warn, info or debug")

@@ -24,7 +24,7 @@ struct br_popularity {
 
 void br_popularity_params_default(br_popularity_params *p)
 {
-    p->m = 10.0;
+    p->m = 30.0;
 }
 
 struct keyed {
@@ -147,4 +147,14 @@ int br_popularity_top(const br_popularity *p, br_pop_kind kind, size_t k, int64_
         memcpy(items_out, p->rank[kind], m * sizeof *items_out);
     *n_out = m;
     return 0;
+}
+
+double br_popularity_score(const br_popularity *p, br_pop_kind kind, size_t item)
+{
+    if (!p || item >= p->n_items)
+        return 0.0;
+    if (kind == BR_POP_BAYES)
+        return p->bayes[item];
+    /* log1p: a thousand readers is not a hundred times ten. */
+    return log1p((double)p->count[item]);
 }

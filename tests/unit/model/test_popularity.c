@@ -22,7 +22,7 @@ TEST(popularity_bayes_by_hand)
     br_popularity *p;
     br_popularity_params pp;
     br_popularity_params_default(&pp);
-    ASSERT_NEAR(pp.m, 10.0, 0);
+    pp.m = 10.0; /* the hand computation below uses m = 10 (the default is 30) */
     ASSERT_OK(br_features_new(px, pf, PN, 0, 0, &f));
     ASSERT_OK(br_popularity_new(f, &pp, &p));
     ASSERT_EQ_INT(br_popularity_n_items(p), 6);
@@ -107,5 +107,24 @@ TEST(popularity_implicit_only_and_errors)
     ASSERT_EQ_INT(br_popularity_new(f, &pp, &p), BR_EINVAL);
     ASSERT_EQ_INT(br_popularity_new(NULL, NULL, &p), BR_EINVAL);
     ASSERT_EQ_INT(br_popularity_new(f, NULL, NULL), BR_EINVAL);
+    br_features_free(f);
+}
+
+TEST(popularity_score_is_log_count_or_bayes)
+{
+    br_interaction x[] = {{1, 0, 8, 0}, {2, 0, 0, 0}, {3, 0, 6, 0}, {1, 1, 10, 0}};
+    uint8_t fold[] = {BR_FOLD_TRAIN, BR_FOLD_TRAIN, BR_FOLD_TRAIN, BR_FOLD_TRAIN};
+    br_features *f;
+    br_popularity *p;
+    br_popularity_params pp;
+    br_popularity_params_default(&pp);
+    ASSERT_NEAR(pp.m, 30, 0);
+    ASSERT_OK(br_features_new(x, fold, 4, 0, 0, &f));
+    ASSERT_OK(br_popularity_new(f, &pp, &p));
+    ASSERT_NEAR(br_popularity_score(p, BR_POP_COUNT, 0), log(4.0), 1e-12);
+    ASSERT_NEAR(br_popularity_score(p, BR_POP_COUNT, 1), log(2.0), 1e-12);
+    ASSERT_NEAR(br_popularity_score(p, BR_POP_BAYES, 1), br_popularity_bayes(p)[1], 0);
+    ASSERT_NEAR(br_popularity_score(p, BR_POP_COUNT, 99), 0, 0);
+    br_popularity_free(p);
     br_features_free(f);
 }
