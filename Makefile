@@ -28,6 +28,8 @@ endif
 ifeq ($(NO_OMP),)
 ALL_CFLAGS += -fopenmp
 LDLIBS += -fopenmp
+else
+ALL_CFLAGS += -Wno-unknown-pragmas # the OpenMP pragmas are meant to be ignored then
 endif
 ifneq ($(SANITIZER),)
 ALL_CFLAGS += -fsanitize=$(SANITIZER) -fno-omit-frame-pointer -fno-sanitize-recover=all

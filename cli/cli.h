@@ -10,6 +10,8 @@ int cmd_import(int argc, char **argv);
 int cmd_split(int argc, char **argv);
 int cmd_demo_data(int argc, char **argv);
 int cmd_config(int argc, char **argv);
+int cmd_train(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
 int cmd_version(int argc, char **argv);
 
 extern const char *cli_config_path;

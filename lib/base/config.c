@@ -47,8 +47,18 @@
     X(INT, "split.holdout_min_interactions", "5", 4, 1e9, "Fewest interactions for val/test")      \
     X(DOUBLE, "split.val_frac", "0.10", 0, 0.5, "Share of a holdout user's pairs in val")          \
     X(DOUBLE, "split.test_frac", "0.10", 0, 0.5, "Share of a holdout user's pairs in test")        \
-    X(INT, "train.min_user_interactions", "5", 0, 1e9, "Fewest train interactions of a user")      \
     X(INT, "train.min_item_interactions", "1", 0, 1e9, "Fewest train interactions of an item")     \
+    X(INT, "als.factors", "64", 1, 1024, "ALS latent factors")                                     \
+    X(DOUBLE, "als.regularization", "0.1", 1e-9, 1e6, "ALS L2 regularization")                    \
+    X(INT, "als.iterations", "15", 0, 10000, "ALS iterations")                                     \
+    X(DOUBLE, "als.alpha", "40", 0, 1e6, "ALS confidence scale: c = 1 + alpha * w(r)")            \
+    X(INT, "als.cg_steps", "3", 1, 1024, "Conjugate-gradient steps per row and half-step")         \
+    X(STRING, "als.weighting", "constant", 0, 0, "w(r): constant, or rating (rises with r)")       \
+    X(INT, "subject.dim", "64", 1, 4096, "Subject embedding size")                                 \
+    X(INT, "subject.epochs", "10", 1, 100000, "Subject model training epochs")                     \
+    X(INT, "subject.max_set", "16", 1, 1024, "Subjects pooled per book or reader")                \
+    X(INT, "subject.batch", "2048", 2, 65536, "Subject model batch size (triples)")                \
+    X(INT, "eval.bootstrap", "1000", 1, 1000000, "Bootstrap resamples for intervals")              \
     X(DOUBLE, "popularity.bayes_m", "30", 0, 1e9, "Prior weight of the Bayesian average")          \
     X(INT, "features.fav_subjects_k", "10", 1, 1e6, "Favorite subjects kept per user")             \
     X(INT, "models.warm_min_ratings", "5", 0, 1e9, "Ratings a user needs for warm models")         \

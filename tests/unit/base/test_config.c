@@ -94,7 +94,7 @@ TEST(config_defaults)
     ASSERT_EQ_INT(br_config_int(cfg, "split.holdout_min_interactions"), 5);
     ASSERT_NEAR(br_config_double(cfg, "split.val_frac"), 0.10, 0);
     ASSERT_NEAR(br_config_double(cfg, "split.test_frac"), 0.10, 0);
-    ASSERT_EQ_INT(br_config_int(cfg, "train.min_user_interactions"), 5);
+    ASSERT_EQ_INT(br_config_int(cfg, "als.factors"), 64);
     ASSERT_EQ_INT(br_config_int(cfg, "train.min_item_interactions"), 1);
     ASSERT_NEAR(br_config_double(cfg, "popularity.bayes_m"), 30, 0);
     ASSERT_EQ_INT(br_config_int(cfg, "features.fav_subjects_k"), 10);

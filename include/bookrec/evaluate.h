@@ -1,0 +1,34 @@
+/* `bookrec eval`: the warm, cold and similarity protocols over a trained
+ * model directory (or externally trained factors / rankings), on the active
+ * split, with bootstrap intervals. Definitions in docs/evaluation.md. */
+#ifndef BOOKREC_EVALUATE_H
+#define BOOKREC_EVALUATE_H
+
+#include "bookrec/bootstrap.h"
+#include "bookrec/store.h"
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct br_evaluate_opts {
+    const char *model_dir;     /* a `bookrec train` output, or NULL with external inputs */
+    const char *user_factors;  /* external: U.npy (rows = user_id unless user_ids) */
+    const char *item_factors;  /* external: V.npy (rows = item_idx unless item_ids) */
+    const char *user_ids;      /* external: int32/int64 .npy, row -> user_id */
+    const char *item_ids;      /* external: int32/int64 .npy, row -> item_idx */
+    const char *rankings;      /* external: CSV user,item_idx,rank */
+    const char *external_name; /* model name for external inputs ("external") */
+    br_boot_opts boot;
+    uint64_t seed;             /* cold halves, query samples */
+    size_t sim_queries;        /* similarity queries sampled (2000) */
+    int threads;
+} br_evaluate_opts;
+
+void br_evaluate_opts_default(br_evaluate_opts *o);
+
+/* Writes the report (issue 3's format) to *report. */
+int br_evaluate_run(br_store *st, const br_evaluate_opts *o, json_t **report, char *err,
+                    size_t errcap);
+
+#endif
