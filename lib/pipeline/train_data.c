@@ -88,7 +88,9 @@ int br_train_data_load(br_store *st, size_t max_set, br_train_data *d, char *err
     memset(d, 0, sizeof *d);
     if (err && errcap)
         err[0] = 0;
-    if ((rc = br_store_prepare(st, "SELECT split_id FROM splits WHERE active = 1", &q)))
+    /* A database never imported into gets the schema, then the clear message below. */
+    if ((rc = br_store_migrate(st, NULL)) ||
+        (rc = br_store_prepare(st, "SELECT split_id FROM splits WHERE active = 1", &q)))
         goto fail;
     r = br_stmt_step(q);
     if (r == 1)
