@@ -5,6 +5,7 @@
 #   make unit            unit tests only
 #   make fuzz FUZZ=csv   run one libFuzzer driver (clang) for FUZZ_SECONDS (default 60)
 #   make bench-import    import throughput and peak memory (bench/import.md)
+#   make bench-quality   train + evaluate every model on the real data (bench/quality.md)
 #   make bench-ann       HNSW vs hnswlib vs FAISS (bench/ann.md); bench-ann-large: 1M x 64
 #   make build/bench-X   any bench/X.c benchmark program, linked with the library
 # Switches: SANITIZER=address|undefined|thread (also "address,undefined"), NO_OMP=1,
@@ -51,7 +52,7 @@ BIN := $(BUILD)/bookrec
 LIBA := $(BUILD)/libbookrec.a
 UNIT := $(BUILD)/unit-tests
 
-.PHONY: all deps run test unit fuzz-replay integration fuzz bench-import bench-ann \
+.PHONY: all deps run test unit fuzz-replay integration fuzz bench-import bench-quality bench-ann \
         bench-ann-large clean format
 all: $(BIN)
 
@@ -126,6 +127,9 @@ bench-import: $(BIN)
 # Benchmark programs: bench/NAME.c -> $(BUILD)/bench-NAME.
 $(BUILD)/bench-%: bench/%.c $(LIBA)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIBA) $(LDLIBS)
+
+bench-quality: deps $(BIN)
+	bash bench/quality.sh
 
 bench-ann: deps $(BIN) $(BUILD)/bench-ann
 	BENCH_BIN=$(BUILD)/bench-ann bash bench/ann.sh

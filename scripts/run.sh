@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # `make run`: the main job as far as the product goes at this commit.
 # Imports the real data (../shared/data or $BOOKREC_DATA) or, when it is absent,
-# a synthetic catalog written by `bookrec demo-data`; then makes the frozen
-# evaluation split with its train-only features, and exports the split.
+# a synthetic catalog written by `bookrec demo-data`; makes the frozen
+# evaluation split with its train-only features and exports it; trains every
+# model on the train fold and evaluates them (warm, cold, similarity).
 # Re-running is incremental: the database in var/ is kept.
 set -euo pipefail
 BIN=${BOOKREC_BIN:-build/bookrec}
@@ -21,5 +22,8 @@ else
 fi
 "$BIN" import --db "$DB" --report-json "$VAR/import-report.json" "${sources[@]}"
 "$BIN" split --db "$DB" --export "$VAR/split"
+"$BIN" train --db "$DB" --out "$VAR/model"
+"$BIN" eval --db "$DB" --model "$VAR/model" --report-json "$VAR/eval-report.json"
 echo
-echo "run: database $DB, import report $VAR/import-report.json, split exported to $VAR/split/"
+echo "run: database $DB, import report $VAR/import-report.json, split exported to $VAR/split/,"
+echo "run: models in $VAR/model/, evaluation report $VAR/eval-report.json"
