@@ -22,6 +22,7 @@
  */
 #include "bookrec/evaluate.h"
 
+#include "bookrec/als.h"
 #include "bookrec/error.h"
 #include "bookrec/features.h"
 #include "bookrec/log.h"
@@ -1052,6 +1053,53 @@ out:
     return rc;
 }
 
+/* ALS vectors of cold readers, folded in from their profile halves with the
+ * training's normal equations and parameters (from the manifest). */
+static float *cold_foldin(struct ctx *c, const struct queries *qs, const br_vec *profile)
+{
+    char path[4096];
+    br_als_params p;
+    br_als_foldin *fi = NULL;
+    br_als_params_default(&p);
+    snprintf(path, sizeof path, "%s/manifest.json", c->o->model_dir);
+    json_t *m = json_load_file(path, 0, NULL);
+    json_t *a = json_object_get(json_object_get(m, "params"), "als");
+    if (a) {
+        p.regularization = (float)json_number_value(json_object_get(a, "regularization"));
+        p.alpha = (float)json_number_value(json_object_get(a, "alpha"));
+        p.weight_base = (float)json_number_value(json_object_get(a, "weight_base"));
+        const char *w = json_string_value(json_object_get(a, "weighting"));
+        p.weighting = w && !strcmp(w, "rating") ? BR_ALS_W_RATING : BR_ALS_W_CONSTANT;
+    }
+    json_decref(m);
+    p.factors = c->V.cols;
+    size_t f = c->V.cols;
+    float *out = calloc(qs->n * f + 1, sizeof *out);
+    int32_t *items = malloc((profile->n + 1) * sizeof *items);
+    float *ratings = malloc((profile->n + 1) * sizeof *ratings);
+    if (!out || !items || !ratings || br_als_foldin_new(c->V.data, c->n_items, &p, &fi) != 0) {
+        free(out);
+        out = NULL;
+        goto done;
+    }
+    const br_interaction *x = profile->data;
+    size_t at = 0;
+    for (size_t q = 0; q < qs->n; q++) {
+        size_t n = 0;
+        while (at < profile->n && x[at].user == qs->ids[q]) {
+            items[n] = (int32_t)x[at].item;
+            ratings[n++] = x[at++].rating;
+        }
+        if (n && br_als_foldin_solve(fi, items, ratings, n, out + q * f) != 0)
+            memset(out + q * f, 0, f * sizeof *out);
+    }
+done:
+    br_als_foldin_free(fi);
+    free(items);
+    free(ratings);
+    return out;
+}
+
 int br_evaluate_run(br_store *st, const br_evaluate_opts *o, json_t **report, char *err,
                     size_t errcap)
 {
@@ -1139,8 +1187,16 @@ int br_evaluate_run(br_store *st, const br_evaluate_opts *o, json_t **report, ch
         }
         if ((rc = cold_queries(&c, 1, &cq, &profile)) || (rc = cold_favs(&c, &profile, &cfavs)))
             goto out;
-        if ((rc = rec_protocol(&c, "cold", &cq, &cfavs, NULL, prior, prior_name, &pop30, &blend30,
-                               chosen_a, NULL, bname, sizeof bname)))
+        /* ALS on cold readers is fold-in from the same profile half. */
+        float *als_cold = cold_foldin(&c, &cq, &profile);
+        if (!als_cold) {
+            rc = BR_ENOMEM;
+            goto out;
+        }
+        rc = rec_protocol(&c, "cold", &cq, &cfavs, als_cold, prior, prior_name, &pop30, &blend30,
+                          chosen_a, NULL, bname, sizeof bname);
+        free(als_cold);
+        if (rc)
             goto out;
         if (pop30 && blend30 &&
             (rc = br_report_add_paired(c.rep, bname, "popularity", "cold", BR_METRIC_RECALL,
