@@ -37,14 +37,13 @@ int br_boot_opts_check(const br_boot_opts *o);
  * the defaults. An all-equal array gives lo == hi == its mean.
  * 0, BR_EINVAL (NULL, n or m 0, bad opts, a non-finite value), BR_ELIMIT (n over
  * BR_BOOT_MAX_N) or BR_ENOMEM. */
-int br_boot_mean_ci(const double *const *x, size_t m, size_t n, const br_boot_opts *o,
-                    br_ci *out);
+int br_boot_mean_ci(const double *const *x, size_t m, size_t n, const br_boot_opts *o, br_ci *out);
 
 /* Paired interval of mean(a) - mean(b) for two models measured on the same n users (a[i] and
  * b[i] belong to the same user). *diff gets mean(a) - mean(b). a == b gives [0, 0].
  * Same errors as br_boot_mean_ci. */
-int br_boot_diff_ci(const double *a, const double *b, size_t n, const br_boot_opts *o,
-                    double *diff, br_ci *out);
+int br_boot_diff_ci(const double *a, const double *b, size_t n, const br_boot_opts *o, double *diff,
+                    br_ci *out);
 
 /* The q-quantile of ascending x[0..n) with linear interpolation between order statistics
  * (Hyndman & Fan type 7, numpy's default): position h = (n - 1) * q. q is clamped to [0, 1];

@@ -68,8 +68,8 @@ int br_metric_from_name(const char *name);
  * duplicates (not checked here; br_eval_new checks); only the first k entries are read.
  * truth: sorted ascending, unique, n_truth > 0.
  * 0 or BR_EINVAL (NULL, k 0 or over BR_EVAL_MAX_K, empty truth). */
-int br_metrics_user(const int32_t *ranked, size_t n_ranked, const int32_t *truth,
-                    size_t n_truth, size_t k, double out[BR_METRIC_COUNT]);
+int br_metrics_user(const int32_t *ranked, size_t n_ranked, const int32_t *truth, size_t n_truth,
+                    size_t k, double out[BR_METRIC_COUNT]);
 
 typedef struct br_eval_opts {
     size_t k;                 /* cut-off, 1..BR_EVAL_MAX_K */

@@ -65,8 +65,8 @@ typedef struct br_rankings br_rankings;
  * rows), BR_ELIMIT (max_rows) or BR_ENOMEM. */
 int br_rankings_read_file(const char *path, const br_rankings_opts *o, br_rankings **out,
                           char *errbuf, size_t errcap);
-int br_rankings_read_mem(const void *buf, size_t len, const br_rankings_opts *o,
-                         br_rankings **out, char *errbuf, size_t errcap);
+int br_rankings_read_mem(const void *buf, size_t len, const br_rankings_opts *o, br_rankings **out,
+                         char *errbuf, size_t errcap);
 void br_rankings_free(br_rankings *r);
 
 /* Users with a list, ascending; row i of br_rankings_lists belongs to users[i]. */

@@ -90,8 +90,7 @@ double br_quantile_sorted(const double *x, size_t n, double q)
     return x[i] == x[i + 1] ? x[i] : x[i] + w * (x[i + 1] - x[i]);
 }
 
-int br_boot_mean_ci(const double *const *x, size_t m, size_t n, const br_boot_opts *o,
-                    br_ci *out)
+int br_boot_mean_ci(const double *const *x, size_t m, size_t n, const br_boot_opts *o, br_ci *out)
 {
     br_boot_opts def;
     double *means = NULL;
@@ -164,8 +163,8 @@ fail:
     return rc;
 }
 
-int br_boot_diff_ci(const double *a, const double *b, size_t n, const br_boot_opts *o,
-                    double *diff, br_ci *out)
+int br_boot_diff_ci(const double *a, const double *b, size_t n, const br_boot_opts *o, double *diff,
+                    br_ci *out)
 {
     double *d = NULL;
     double sa = 0, sb = 0;

@@ -189,8 +189,8 @@ static void user_metrics(const int32_t *ranked, size_t n_ranked, const int32_t *
     out[BR_METRIC_HIT_RATE] = hits > 0;
 }
 
-int br_metrics_user(const int32_t *ranked, size_t n_ranked, const int32_t *truth,
-                    size_t n_truth, size_t k, double out[BR_METRIC_COUNT])
+int br_metrics_user(const int32_t *ranked, size_t n_ranked, const int32_t *truth, size_t n_truth,
+                    size_t k, double out[BR_METRIC_COUNT])
 {
     if ((n_ranked && !ranked) || !truth || n_truth == 0 || !out || k == 0 || k > BR_EVAL_MAX_K)
         return BR_EINVAL;
@@ -213,8 +213,7 @@ static uint64_t hash_step(uint64_t acc, int64_t user, const int32_t *truth, size
     return XXH3_64bits(v, sizeof v);
 }
 
-int br_eval_new(const br_lists *ranked, const br_lists *truth, const br_eval_opts *o,
-                br_eval **out)
+int br_eval_new(const br_lists *ranked, const br_lists *truth, const br_eval_opts *o, br_eval **out)
 {
     br_eval *e = NULL;
     uint32_t *stamp = NULL;
@@ -442,8 +441,8 @@ int br_factor_topk(const float *U, size_t n_users, const float *V, size_t n_v, s
                 goto fail;
             }
     }
-    if (lists_alloc(out, n_queries, n_queries * k) != 0 ||
-        !(q = malloc(batch * dim * sizeof *q)) || !(ids = malloc(batch * k * sizeof *ids)) ||
+    if (lists_alloc(out, n_queries, n_queries * k) != 0 || !(q = malloc(batch * dim * sizeof *q)) ||
+        !(ids = malloc(batch * k * sizeof *ids)) ||
         !(ex_ptr = malloc((batch + 1) * sizeof *ex_ptr)))
         goto fail;
 
@@ -695,8 +694,7 @@ int br_report_add(br_report *r, const char *model, const char *protocol, const b
 }
 
 int br_report_add_paired(br_report *r, const char *model_a, const char *model_b,
-                         const char *protocol, enum br_metric m, const br_eval *a,
-                         const br_eval *b)
+                         const char *protocol, enum br_metric m, const br_eval *a, const br_eval *b)
 {
     json_t *entry, *x;
     size_t i;

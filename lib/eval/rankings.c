@@ -52,12 +52,15 @@ struct br_rankings {
 
 void br_rankings_opts_default(br_rankings_opts *o)
 {
-    *o = (br_rankings_opts){
-        .max_rows = (uint64_t)1 << 25, .max_list = 1000, .max_bad = 0, .n_items = 0,
-        .allow_ties = 0};
+    *o = (br_rankings_opts){.max_rows = (uint64_t)1 << 25,
+                            .max_list = 1000,
+                            .max_bad = 0,
+                            .n_items = 0,
+                            .allow_ties = 0};
 }
 
-static void seterr(char *err, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void seterr(char *err, size_t cap, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 static void seterr(char *err, size_t cap, const char *fmt, ...)
 {
     va_list ap;
@@ -214,8 +217,8 @@ static int read_header(const br_csv_row *row, size_t col[3], char *err, size_t c
             if (len != strlen(col_names[c]) || memcmp(s, col_names[c], len) != 0)
                 continue;
             if (found[c]) {
-                seterr(err, cap, "line %" PRIu64 ": column %s named twice in the header",
-                       row->line, col_names[c]);
+                seterr(err, cap, "line %" PRIu64 ": column %s named twice in the header", row->line,
+                       col_names[c]);
                 return BR_EFORMAT;
             }
             found[c] = 1;
@@ -473,8 +476,8 @@ static int check_opts(const br_rankings_opts *in, br_rankings_opts *o)
 }
 
 /* Small limits: every valid field is a number or a column name. */
-static const br_csv_opts csv_opts = {.sep = 0, .max_field = 256, .max_record = 4096,
-                                     .max_fields = 64};
+static const br_csv_opts csv_opts = {
+    .sep = 0, .max_field = 256, .max_record = 4096, .max_fields = 64};
 
 int br_rankings_read_file(const char *path, const br_rankings_opts *opts, br_rankings **out,
                           char *err, size_t cap)
@@ -560,14 +563,13 @@ const char *br_rankings_example(const br_rankings *r, size_t i)
 json_t *br_rankings_stats_json(const br_rankings *r)
 {
     const br_rankings_stats *s = &r->st;
-    json_t *o = json_pack("{sIsIsIsIsIsIsIsIsIsIsIsI}", "rows", (json_int_t)s->rows, "kept",
-                          (json_int_t)s->kept, "users", (json_int_t)s->users, "bad_fields",
-                          (json_int_t)s->bad_fields, "bad_integer", (json_int_t)s->bad_integer,
-                          "negative", (json_int_t)s->negative, "out_of_range",
-                          (json_int_t)s->out_of_range, "dup_pair", (json_int_t)s->dup_pair,
-                          "dup_rank", (json_int_t)s->dup_rank, "over_list",
-                          (json_int_t)s->over_list, "csv_skipped", (json_int_t)s->csv_skipped,
-                          "rank_ties", (json_int_t)s->rank_ties);
+    json_t *o = json_pack(
+        "{sIsIsIsIsIsIsIsIsIsIsIsI}", "rows", (json_int_t)s->rows, "kept", (json_int_t)s->kept,
+        "users", (json_int_t)s->users, "bad_fields", (json_int_t)s->bad_fields, "bad_integer",
+        (json_int_t)s->bad_integer, "negative", (json_int_t)s->negative, "out_of_range",
+        (json_int_t)s->out_of_range, "dup_pair", (json_int_t)s->dup_pair, "dup_rank",
+        (json_int_t)s->dup_rank, "over_list", (json_int_t)s->over_list, "csv_skipped",
+        (json_int_t)s->csv_skipped, "rank_ties", (json_int_t)s->rank_ties);
     json_t *ex = json_array();
     if (!o || !ex)
         goto fail;

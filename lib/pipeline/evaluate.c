@@ -966,7 +966,13 @@ static int external_protocol(struct ctx *c)
         for (size_t q = 0; q < qs.n; q++)
             rows[q] = qs.ids[q] < (int64_t)U.rows ? qs.ids[q] : -1;
         if (o->user_ids) {
-            if ((rc = br_npy_open(o->user_ids, &uid)) == 0) {
+            if ((rc = br_npy_open(o->user_ids, &uid)) != 0)
+                fail(c, rc, "%s: %s", o->user_ids);
+            else if ((uid.dtype != BR_NPY_I32 && uid.dtype != BR_NPY_I64) || uid.cols ||
+                     uid.rows != U.rows)
+                rc = fail(c, BR_EFORMAT, "%s: needs one int32/int64 id per user row (%s)",
+                          o->user_ids);
+            if (rc == 0) {
                 for (size_t q = 0; q < qs.n; q++)
                     rows[q] = -1;
                 for (size_t r = 0; r < uid.rows; r++) {
@@ -987,12 +993,22 @@ static int external_protocol(struct ctx *c)
             }
         }
         if (!rc && o->item_ids && (rc = br_npy_open(o->item_ids, &iid)) == 0) {
-            item_map = malloc((V.rows + 1) * sizeof *item_map);
-            if (!item_map)
+            /* One item_idx per V row, each a valid int32 id. */
+            if ((iid.dtype != BR_NPY_I32 && iid.dtype != BR_NPY_I64) || iid.cols ||
+                iid.rows != V.rows) {
+                rc = fail(c, BR_EFORMAT, "%s: needs one int32/int64 id per item row (%s)",
+                          o->item_ids);
+            } else if (!(item_map = malloc((V.rows + 1) * sizeof *item_map))) {
                 rc = BR_ENOMEM;
-            for (size_t r = 0; !rc && r < V.rows && r < iid.rows; r++)
-                item_map[r] = (int32_t)(iid.dtype == BR_NPY_I64 ? ((const int64_t *)iid.data)[r]
-                                                               : ((const int32_t *)iid.data)[r]);
+            }
+            for (size_t r = 0; !rc && r < V.rows; r++) {
+                int64_t id = iid.dtype == BR_NPY_I64 ? ((const int64_t *)iid.data)[r]
+                                                     : ((const int32_t *)iid.data)[r];
+                if (id < 0 || id > INT32_MAX)
+                    rc = fail(c, BR_ERANGE, "%s: an item id is out of range (%s)", o->item_ids);
+                else
+                    item_map[r] = (int32_t)id;
+            }
         }
         /* Readers the external model does not cover get an empty list (they count). */
         size_t nq = 0;
@@ -1205,7 +1221,7 @@ int br_evaluate_run(br_store *st, const br_evaluate_opts *o, json_t **report, ch
         if ((rc = similarity_protocol(&c)))
             goto out;
     }
-    json_t *j = json_incref(br_report_json(c.rep)); /* outlives the report */
+    json_t *j = br_report_json(c.rep); /* a new reference: outlives the report */
     if (!j) {
         rc = BR_ENOMEM;
         goto out;

@@ -23,7 +23,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define CHECK(cond)                                                                                \
     do {                                                                                           \
         if (!(cond)) {                                                                             \
-            fprintf(stderr, "fuzz_rankings: %s:%d: %s\n", __FILE__, __LINE__, #cond);             \
+            fprintf(stderr, "fuzz_rankings: %s:%d: %s\n", __FILE__, __LINE__, #cond);              \
             abort();                                                                               \
         }                                                                                          \
     } while (0)
@@ -58,8 +58,8 @@ static void check_rankings(const br_rankings *r, const br_rankings_opts *o)
             CHECK(it[i] >= 0 && (!o->n_items || (size_t)it[i] < o->n_items));
             CHECK(rk[i] >= 0);
             if (i > 0) {
-                CHECK(rk[i] > rk[i - 1] || (o->allow_ties && rk[i] == rk[i - 1] &&
-                                           it[i] > it[i - 1]));
+                CHECK(rk[i] > rk[i - 1] ||
+                      (o->allow_ties && rk[i] == rk[i - 1] && it[i] > it[i - 1]));
             }
         }
         int32_t *sorted = malloc(len * sizeof *sorted);
@@ -71,8 +71,7 @@ static void check_rankings(const br_rankings *r, const br_rankings_opts *o)
         free(sorted);
     }
     CHECK(br_rankings_n_examples(r) <= BR_RANKINGS_EXAMPLES);
-    CHECK((br_rankings_n_examples(r) == 0) ==
-          (s->rows == s->kept && s->csv_skipped == 0));
+    CHECK((br_rankings_n_examples(r) == 0) == (s->rows == s->kept && s->csv_skipped == 0));
     for (size_t i = 0; i < br_rankings_n_examples(r); i++) {
         const char *m = br_rankings_example(r, i);
         CHECK(m && strncmp(m, "line ", 5) == 0);
@@ -157,8 +156,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size < 1 || size > (1 << 16))
         return 0;
     br_rankings_opts_default(&def);
-    small = (br_rankings_opts){.max_rows = 40, .max_list = 3, .max_bad = 0, .n_items = 64,
-                               .allow_ties = data[0] & 1};
+    small = (br_rankings_opts){
+        .max_rows = 40, .max_list = 3, .max_bad = 0, .n_items = 64, .allow_ties = data[0] & 1};
     data++, size--;
 
     rc = br_rankings_read_mem(data, size, &def, &r, err, sizeof err);

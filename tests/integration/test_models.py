@@ -106,10 +106,11 @@ def test_external_factors_match_our_own(trained):
     # Our ALS factors, given as external ones restricted to the model's readers, rank
     # exactly like the built-in ALS on those readers: recall summed over users agrees.
     m = tmp / "model"
-    run(*FAST, "eval", "--db", db, "--user-factors", m / "user_factors.npy", "--item-factors",
-        m / "item_factors.npy", "--user-ids", m / "als_users.npy", "--report-json",
-        tmp / "ext.json")
     # --user-ids maps rows to users: a mismatch in sizes must be caught, not misread.
+    p = run(*FAST, "eval", "--db", db, "--user-factors", m / "user_factors.npy",
+            "--item-factors", m / "item_factors.npy", "--user-ids", m / "als_users.npy",
+            "--report-json", tmp / "ext.json", check=False)
+    assert p.returncode != 0 and "one int32/int64 id per user row" in p.stderr
     users = np.load(m / "als_users.npy")
     u = np.load(m / "user_factors.npy")[users]
     np.save(tmp / "u_rows.npy", u)

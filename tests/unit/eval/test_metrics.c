@@ -428,9 +428,9 @@ TEST(report_entry_format)
     br_eval_opts o = {.k = 5, .n_items = 10, .popularity = pop};
     br_eval *e;
     json_t *j;
-    static const char *keys[] = {"model",     "protocol", "k",        "users",    "recall",
-                                 "recall_ci", "ndcg",     "ndcg_ci",  "precision", "map",
-                                 "hit_rate",  "coverage", "mean_popularity"};
+    static const char *keys[] = {
+        "model",   "protocol",  "k",   "users",    "recall",   "recall_ci",      "ndcg",
+        "ndcg_ci", "precision", "map", "hit_rate", "coverage", "mean_popularity"};
 
     ASSERT_OK(br_eval_new(&ranked, &truth, &o, &e));
     ASSERT_OK(br_eval_entry_json(e, "als", "warm", NULL, &j));
@@ -518,9 +518,8 @@ TEST(report_accumulates_and_pairs)
     ASSERT_TRUE(json_real_value(json_object_get(c1, "diff")) == 0.0);
     ASSERT_TRUE(json_real_value(json_array_get(json_object_get(c1, "diff_ci"), 0)) == 0.0);
     ASSERT_TRUE(json_real_value(json_array_get(json_object_get(c1, "diff_ci"), 1)) == 0.0);
-    ASSERT_EQ_INT(json_integer_value(
-                      json_object_get(json_object_get(root, "bootstrap"), "resamples")),
-                  1000);
+    ASSERT_EQ_INT(
+        json_integer_value(json_object_get(json_object_get(root, "bootstrap"), "resamples")), 1000);
 
     /* Written atomically and read back. */
     char path[512];
@@ -530,8 +529,8 @@ TEST(report_accumulates_and_pairs)
     json_t *back = json_load_file(path, 0, &jerr);
     ASSERT_TRUE(back != NULL);
     ASSERT_EQ_INT(json_array_size(json_object_get(back, "results")), 3);
-    ASSERT_NEAR(json_real_value(json_object_get(json_array_get(json_object_get(back, "results"), 0),
-                                                "recall")),
+    ASSERT_NEAR(json_real_value(
+                    json_object_get(json_array_get(json_object_get(back, "results"), 0), "recall")),
                 br_eval_mean(a, BR_METRIC_RECALL), 1e-9);
     json_decref(back);
     snprintf(path, sizeof path, "%s/no/such/dir/report.json", br_test_tmpdir());

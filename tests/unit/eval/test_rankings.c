@@ -85,19 +85,19 @@ TEST(rankings_columns_by_name)
 
 TEST(rankings_bad_rows_counted_and_named)
 {
-    const char *csv = "user,item_idx,rank\n" /* line 1 */
-                      "1,10,1\n"             /* 2 ok */
-                      "1,x,2\n"              /* 3 not an integer */
-                      "1,11,-2\n"            /* 4 negative */
-                      "1,12,1.0\n"           /* 5 not an integer */
-                      "1, 13,3\n"            /* 6 space: not an integer */
-                      "1,14\n"               /* 7 two fields */
-                      "1,,4\n"               /* 8 empty */
-                      "1,2147483648,5\n"     /* 9 item over 2^31 - 1 */
+    const char *csv = "user,item_idx,rank\n"       /* line 1 */
+                      "1,10,1\n"                   /* 2 ok */
+                      "1,x,2\n"                    /* 3 not an integer */
+                      "1,11,-2\n"                  /* 4 negative */
+                      "1,12,1.0\n"                 /* 5 not an integer */
+                      "1, 13,3\n"                  /* 6 space: not an integer */
+                      "1,14\n"                     /* 7 two fields */
+                      "1,,4\n"                     /* 8 empty */
+                      "1,2147483648,5\n"           /* 9 item over 2^31 - 1 */
                       "99999999999999999999,1,1\n" /* 10 user overflows */
-                      "-5,1,1\n"             /* 11 negative user */
-                      "2,\"a\x01\"\"b\",1\n" /* 12 escaped in the message */
-                      "1,15,6\n";            /* 13 ok */
+                      "-5,1,1\n"                   /* 11 negative user */
+                      "2,\"a\x01\"\"b\",1\n"       /* 12 escaped in the message */
+                      "1,15,6\n";                  /* 13 ok */
     br_rankings *r;
     char err[256];
     ASSERT_OK(read_str(csv, NULL, &r, err));
@@ -183,8 +183,7 @@ TEST(rankings_limits)
     /* max_list keeps the best ranks and counts the rest. */
     br_rankings_opts_default(&o);
     o.max_list = 2;
-    ASSERT_OK(read_str("user,item_idx,rank\n1,10,3\n1,11,1\n1,12,2\n1,13,4\n2,5,1\n", &o, &r,
-                       err));
+    ASSERT_OK(read_str("user,item_idx,rank\n1,10,3\n1,11,1\n1,12,2\n1,13,4\n2,5,1\n", &o, &r, err));
     ASSERT_EQ_INT(br_rankings_get_stats(r)->over_list, 2);
     ASSERT_TRUE(stats_add_up(br_rankings_get_stats(r)));
     ASSERT_EQ_STR(row_str(r, 0), "11,12");
@@ -205,8 +204,7 @@ TEST(rankings_limits)
     o.max_bad = 2;
     ASSERT_OK(read_str("user,item_idx,rank\na,1,1\nb,1,1\n1,1,1\n", &o, &r, err));
     br_rankings_free(r);
-    ASSERT_EQ_INT(read_str("user,item_idx,rank\na,1,1\nb,1,1\nc,1,1\n", &o, &r, err),
-                  BR_EFORMAT);
+    ASSERT_EQ_INT(read_str("user,item_idx,rank\na,1,1\nb,1,1\nc,1,1\n", &o, &r, err), BR_EFORMAT);
     ASSERT_EQ_STR(err, "more than 2 bad rows (max_bad); first: line 2: user is not an integer: "
                        "\"a\"");
 
@@ -241,8 +239,7 @@ TEST(rankings_examples_keep_earliest_lines)
     ASSERT_EQ_INT(br_rankings_get_stats(r)->dup_pair, 27);
     ASSERT_EQ_INT(br_rankings_n_examples(r), 10);
     ASSERT_EQ_STR(br_rankings_example(r, 0), "line 5: user 1, item_idx 1 again (first on line 2)");
-    ASSERT_EQ_STR(br_rankings_example(r, 9),
-                  "line 14: user 1, item_idx 1 again (first on line 2)");
+    ASSERT_EQ_STR(br_rankings_example(r, 9), "line 14: user 1, item_idx 1 again (first on line 2)");
     br_rankings_free(r);
 }
 
@@ -281,8 +278,8 @@ TEST(rankings_file_matches_memory)
     br_rankings *a, *b;
     ASSERT_OK(br_rankings_read_file(path, NULL, &a, err, sizeof err));
     ASSERT_OK(read_str(csv, NULL, &b, err));
-    ASSERT_TRUE(memcmp(br_rankings_get_stats(a), br_rankings_get_stats(b),
-                       sizeof(br_rankings_stats)) == 0);
+    ASSERT_TRUE(
+        memcmp(br_rankings_get_stats(a), br_rankings_get_stats(b), sizeof(br_rankings_stats)) == 0);
     ASSERT_EQ_STR(row_str(a, 0), "2,1");
     ASSERT_EQ_STR(row_str(a, 1), "5");
     ASSERT_EQ_STR(br_rankings_example(a, 0), br_rankings_example(b, 0));
