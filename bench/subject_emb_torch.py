@@ -3,8 +3,8 @@
 
     make build/bench-subject_emb
     /usr/bin/python3 bench/subject_emb_torch.py [--bin build/bench-subject_emb]
-        [--threads 1,2] [--pools perdim,scalar,mean] [--steps 100] [--work DIR]
-        [--json bench/results/subject_emb.json]
+        [--threads 1,2] [--pools perdim,scalar,mean] [--steps 100] [--repeat 3]
+        [--work DIR] [--json bench/results/subject_emb.json [--append]]
 
 For every (threads, pool): runs the C benchmark, which writes a deterministic problem
 (initial tensors, data, the triple order of 100 batches of 2048) and its own loss per step;
@@ -35,7 +35,7 @@ import torch.nn.functional as F
 TOLERANCE = 1e-4
 
 
-def load(d):
+def load_problem(d):
     ld = lambda name: np.load(os.path.join(d, name + ".npy"))
     prob = {k: ld(k) for k in ["item_offsets", "item_subjects", "user_offsets", "user_subjects",
                                "triple_user", "triple_item", "triple_rating", "batches"]}
@@ -115,12 +115,13 @@ def make_batch(prob, idx, L, dtype):
     bid, tb = np.unique(items, return_inverse=True)
     us, um = padded_sets(prob["user_offsets"], prob["user_subjects"], uid, L)
     bs, bm = padded_sets(prob["item_offsets"], prob["item_subjects"], bid, L)
-    # positives: books sharing a subject (one-hot over subjects, overlap > 0)
-    S = prob["params"]["n_subjects"]
-    oh = torch.zeros(len(bid), S)
-    oh[torch.arange(len(bid))[:, None].expand(-1, L)[torch.from_numpy(bm)],
-       torch.from_numpy(bs[bm]).long()] = 1
-    pos = (oh @ oh.T) > 0
+    # positives: books sharing a subject; a sparse one-hot book x subject matrix times its
+    # transpose counts shared subjects (a dense product would cost nb^2 x S flops)
+    S, nb = prob["params"]["n_subjects"], len(bid)
+    rows = np.repeat(np.arange(nb), bm.sum(1))
+    oh = torch.sparse_coo_tensor(torch.from_numpy(np.stack([rows, bs[bm]])).long(),
+                                 torch.ones(len(rows)), (nb, S))
+    pos = torch.sparse.mm(oh, oh.to_dense().T) > 0
     pos.fill_diagonal_(False)
     T = lambda a: torch.from_numpy(np.ascontiguousarray(a)).long()
     return (T(uid), T(bid), T(tu), T(tb),
@@ -138,17 +139,19 @@ def run_torch(prob, dtype, threads):
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": p["weight_decay"]},
                              {"params": no_decay, "weight_decay": 0.0}],
                             lr=p["lr"], betas=(p["beta1"], p["beta2"]), eps=p["eps"])
-    losses = []
+    losses, t_batch = [], 0.0
     t0 = time.perf_counter()
     for s in range(p["steps"]):
+        tb = time.perf_counter()
         batch = make_batch(prob, prob["batches"][s], p["max_set"], dtype)
+        t_batch += time.perf_counter() - tb
         opt.zero_grad()
         loss, mse, con = model.loss(batch, p["lambda_mse"], p["lambda_con"], p["tau"])
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), p["clip"])
         opt.step()
         losses.append((loss.item(), mse.item(), con.item()))
-    return np.array(losses), time.perf_counter() - t0
+    return np.array(losses), time.perf_counter() - t0, t_batch
 
 
 def rel_err(a, b):
@@ -161,25 +164,40 @@ def main():
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--pools", default="perdim,scalar,mean")
     ap.add_argument("--steps", type=int, default=100)
+    ap.add_argument("--repeat", type=int, default=3, help="timed runs of each side (min kept)")
     ap.add_argument("--work", default="/tmp/bookrec-bench-subject_emb")
     ap.add_argument("--json", default=None)
+    ap.add_argument("--append", action="store_true",
+                    help="add the results to those already in --json")
     args = ap.parse_args()
+    policy = os.environ.get("OMP_WAIT_POLICY", "default")
 
     results, ok = [], True
     for threads in [int(t) for t in args.threads.split(",")]:
         for pool in args.pools.split(","):
             d = os.path.join(args.work, f"{pool}-t{threads}")
             os.makedirs(d, exist_ok=True)
-            subprocess.run([args.bin, "--out", d, "--pool", pool, "--threads", str(threads),
-                            "--steps", str(args.steps)], check=True)
-            prob = load(d)
+            c_secs, t_secs, t_batch, load = [], [], [], []
+            for rep in range(args.repeat):  # alternate, so both sides see the same load
+                load.append(os.getloadavg()[0])
+                subprocess.run([args.bin, "--out", d, "--pool", pool, "--threads",
+                                str(threads), "--steps", str(args.steps)], check=True)
+                prob = load_problem(d)
+                c_secs.append(prob["c"]["epoch_seconds"])
+                t32, sec, tb = run_torch(prob, torch.float32, threads)
+                t_secs.append(sec)
+                t_batch.append(tb)
+                if rep == 0:
+                    first = (prob, t32)
+            prob, t32 = first
             c = np.stack([np.array(prob["c"][k]) for k in ("loss", "mse", "con")], axis=1)
-            t32, sec32 = run_torch(prob, torch.float32, threads)
-            t64, _ = run_torch(prob, torch.float64, threads)
+            t64, _, _ = run_torch(prob, torch.float64, threads)
             r = {
-                "pool": pool, "threads": threads, "steps": args.steps,
-                "c_epoch_seconds": prob["c"]["epoch_seconds"],
-                "torch_epoch_seconds": sec32,
+                "pool": pool, "threads": threads, "steps": args.steps, "omp_wait_policy": policy,
+                "c_epoch_seconds": min(c_secs), "c_epoch_seconds_all": c_secs,
+                "torch_epoch_seconds": min(t_secs), "torch_epoch_seconds_all": t_secs,
+                "torch_batch_assembly_seconds": t_batch[int(np.argmin(t_secs))],
+                "load_average_1min": load,
                 "max_rel_err_c_vs_torch32": rel_err(c[:, 0], t32[:, 0]),
                 "max_rel_err_c_vs_torch64": rel_err(c[:, 0], t64[:, 0]),
                 "max_rel_err_torch32_vs_torch64": rel_err(t32[:, 0], t64[:, 0]),
@@ -187,12 +205,15 @@ def main():
                 "max_rel_err_con_c_vs_torch32": rel_err(c[:, 2], t32[:, 2]),
                 "loss_first": float(c[0, 0]), "loss_last": float(c[-1, 0]),
                 "mean_distinct_books": prob["c"]["mean_distinct_books"],
+                "mean_anchors": prob["c"]["mean_anchors"],
                 "c_loss": c[:, 0].tolist(), "torch32_loss": t32[:, 0].tolist(),
+                "torch64_loss": t64[:, 0].tolist(),
             }
             passed = r["max_rel_err_c_vs_torch32"] <= TOLERANCE
             ok &= passed
             print(f"{pool:6s} threads {threads}: C {r['c_epoch_seconds']:.3f} s/epoch, "
-                  f"torch {sec32:.3f} s/epoch ({sec32 / r['c_epoch_seconds']:.1f}x); "
+                  f"torch {r['torch_epoch_seconds']:.3f} s/epoch "
+                  f"({r['torch_epoch_seconds'] / r['c_epoch_seconds']:.1f}x); "
                   f"loss {r['loss_first']:.5f} -> {r['loss_last']:.5f}; max rel err "
                   f"C/torch32 {r['max_rel_err_c_vs_torch32']:.2e} "
                   f"C/torch64 {r['max_rel_err_c_vs_torch64']:.2e} "
@@ -200,14 +221,21 @@ def main():
                   f"{'ok' if passed else 'FAIL'}", flush=True)
             results.append(r)
     if args.json:
+        if args.append and os.path.exists(args.json):
+            with open(args.json) as f:
+                results = json.load(f)["results"] + results
         meta = {
             "tolerance": TOLERANCE, "torch": torch.__version__, "numpy": np.__version__,
             "cpu": next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo")
                          if l.startswith("model name")), "?"),
-            "nproc": os.cpu_count(), "problem": load(d)["params"], "results": results,
+            "nproc": os.cpu_count(), "repeat": args.repeat,
+            "problem": {k: v for k, v in prob["params"].items()
+                        if k not in ("pool", "threads")},
+            "results": results,
         }
         with open(args.json, "w") as f:
             json.dump(meta, f, indent=1)
+            f.write("\n")
     sys.exit(0 if ok else 1)
 
 

@@ -84,7 +84,8 @@ int br_als_params_check(const br_als_params *p, const char **field);
 float br_als_confidence(const br_als_params *p, float rating);
 
 /* Trains on user_items (users x items, values = ratings 0..10). p NULL means the defaults.
- * The result is deterministic for a fixed seed, whatever the thread count (see als_train.c).
+ * For a fixed seed the factors are the same bits whatever the thread count, on a given
+ * machine and OpenBLAS (see als_train.c).
  * Returns 0; BR_EINVAL (NULL, bad params, an empty dimension, a malformed CSR, a rating
  * outside 0..10 or not finite); BR_ELIMIT (more than BR_ALS_MAX_ROWS rows or columns, or
  * factor matrices whose size overflows); BR_ENOMEM. On error *out is zeroed. */

@@ -81,6 +81,10 @@ typedef struct br_semb_data {
     const int32_t *user, *item; /* n_triples each: ids < n_users, < n_items of the model */
     const float *rating;        /* n_triples: finite */
     size_t n_triples;
+    /* NULL: two books of a batch are InfoNCE positives when they share any subject. Else
+     * n_subjects flags: only a shared subject flagged 1 makes them positives (e.g. 0 for
+     * generic subjects such as "fiction", which most books share). Pooling is unchanged. */
+    const uint8_t *positive_subjects;
 } br_semb_data;
 
 typedef struct br_semb br_semb;
@@ -101,7 +105,8 @@ uint64_t br_semb_steps(const br_semb *m);
 /* Parameter tensors, by name (cols 0 for a 1-D tensor, as br_npy_write takes them):
  *   "subject_emb"  n_subjects x dim
  *   "attn_w"       dim x dim (PERDIM: row k scores dimension k), dim (SCALAR); MEAN: none
- *   "attn_b"       dim (PERDIM), 1 (SCALAR); MEAN: none
+ *   "attn_b"       dim (PERDIM), 1 (SCALAR); MEAN: none. It shifts every score of a set
+ *                  alike, so a softmax ignores it: no effect, gradient 0 (kept as specified)
  *   "user_bias"    n_users      "item_bias"  n_items      "global_bias"  1
  * Serving needs subject_emb, attn_w, attn_b only; the biases exist for training. */
 typedef struct br_semb_tensor {
@@ -110,8 +115,9 @@ typedef struct br_semb_tensor {
     const float *data; /* valid until the next step or br_semb_free */
 } br_semb_tensor;
 
-/* Number of tensors of this model (6 for the attention kinds, 4 for MEAN), and the k-th
- * (0 or BR_EINVAL for k out of range). */
+/* Number of tensors of this model: those with at least one element (6 for the attention
+ * kinds, 4 for MEAN; a serving model has no user or item bias). And the k-th, in the order
+ * of the list above (0 or BR_EINVAL for k out of range). */
 size_t br_semb_n_tensors(const br_semb *m);
 int br_semb_tensor_at(const br_semb *m, size_t k, br_semb_tensor *out);
 /* 0, BR_ENOENT (no such tensor in this model) or BR_EINVAL. */
@@ -142,8 +148,9 @@ typedef struct br_semb_step_stats {
 /* One AdamW step on the triples idx[0..n) of data (n >= 1; n may exceed params.batch).
  * Every triple must be usable: ids in range, non-empty user and item sets.
  * Returns 0, BR_EINVAL (NULL, a serving model, an empty set, a rating not finite, an id
- * at or beyond the model's sizes, a malformed row), BR_ERANGE (a subject id out of range)
- * or BR_ENOMEM. stats may be NULL. */
+ * at or beyond the model's sizes, a malformed row), BR_ERANGE (a subject id out of range;
+ * or the loss or gradient is not finite: diverged, nothing updated) or BR_ENOMEM.
+ * stats may be NULL. */
 int br_semb_step(br_semb *m, const br_semb_data *data, const size_t *idx, size_t n,
                  br_semb_step_stats *stats);
 

@@ -2,9 +2,9 @@
  *
  * Design decisions:
  * 1. The same normal equations as a training half-step, solved exactly (Cholesky in
- *    double, als_solve.c): for f = 64 and 50 interactions that is ~0.2 M multiply-adds for
- *    the rank-50 update and ~0.1 M for the factorization, tens of microseconds, so CG's
- *    approximation buys nothing here. Folding in a training user reproduces its row of one
+ *    double, als_solve.c): for f = 64 and 50 interactions that is ~0.10 M multiply-adds for
+ *    the rank-50 update of the lower triangle and ~0.04 M for the factorization, ~25 us
+ *    (bench/als.md), so CG's approximation buys nothing here. Folding in a training user reproduces its row of one
  *    more exact user half-step.
  * 2. YtY + reg I is computed once per item-factor version, at construction; a solve reads
  *    it and the borrowed item factors only, so concurrent solves need no lock.

@@ -6,8 +6,9 @@
  * The vector kernels below work on 16-wide blocks with a scalar tail: with a constant inner
  * trip count GCC vectorizes them at -O2, and the dot product keeps 16 partial sums reduced
  * in a fixed tree, so its result does not depend on the vector width the compiler picked
- * (no -ffast-math needed). C11 (not gnu11) keeps floating-point contraction off, so an
- * AVX-512 clone and the SSE2 default compute the same bits. */
+ * (no -ffast-math needed). C11 (not gnu11) keeps floating-point contraction off, so the
+ * AVX-512, AVX2 and SSE2 builds of them compute the same bits (checked: a 5-iteration run
+ * at f = 40, tail included, gives identical factors from all three). */
 #ifndef BOOKREC_ALS_INTERNAL_H
 #define BOOKREC_ALS_INTERNAL_H
 

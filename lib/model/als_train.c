@@ -6,8 +6,9 @@
  *    iteration solves users, then items.
  * 2. The init draws each row from its own splitmix64 stream seeded by (seed, side, row), and
  *    nothing after it reduces across rows in a schedule-dependent order (als_solve.c,
- *    decision 3): a run's factors are the same bits for 1 thread or 64. The loss too sums
- *    fixed chunks in order.
+ *    decision 3): a run's factors are the same bits for 1 thread or 64 (on one machine and
+ *    OpenBLAS; our own kernels give the same bits in every ISA clone, als_internal.h). The
+ *    loss too sums fixed chunks in order.
  * 3. Both weightings are linear in the rating, c = c0 + c1 r (CONSTANT is base = 1), so the
  *    kernels need no branch and fold-in cannot disagree with training about a confidence.
  * 4. The input is checked whole before any work: a CSR that breaks its own contract, or a

@@ -81,24 +81,32 @@ struct br_semb {
 #define BR__SEMB_SIMD BR__SEMB_PRAGMA(omp simd)
 #define BR__SEMB_SIMD_MAX(v) BR__SEMB_PRAGMA(omp simd reduction(max : v))
 #define BR__SEMB_SIMD_SUM(v) BR__SEMB_PRAGMA(omp simd reduction(+ : v))
+#define BR__SEMB_PRAGMA_SIMD_SUM_MAX(s, m)                                                         \
+    BR__SEMB_PRAGMA(omp simd reduction(+ : s) reduction(max : m))
 #else
 #define BR__SEMB_PARALLEL_FOR(nt)
 #define BR__SEMB_PARALLEL_FOR_SIMD_IF(nt, c)
 #define BR__SEMB_SIMD
 #define BR__SEMB_SIMD_MAX(v)
 #define BR__SEMB_SIMD_SUM(v)
+#define BR__SEMB_PRAGMA_SIMD_SUM_MAX(s, m)
 #endif
 
-/* exp(x) for the softmaxes, whose arguments are <= 0 after subtracting a maximum; 0 below
- * -87 (and for -inf). Written to vectorize (libm's expf is a call per element): Cody-Waite
- * reduction x = n ln2 + r, |r| <= ln2 / 2, Cephes' degree-6 polynomial for e^r, 2^n built
- * in the exponent bits. Relative error below 3e-7 (tests/unit/model/test_subject_emb.c). */
+/* exp(x) for x in [BR__SEMB_EXP_MIN, 0], the softmaxes' arguments after subtracting a
+ * maximum (callers clamp first: e^-87 ~ 1.6e-38 stands for anything smaller, which no
+ * float32 sum that contains a 1 can see). Written to vectorize, where libm's expf is a
+ * call per element: Cody-Waite reduction x = n ln2 + r, |r| <= ln2 / 2, Cephes' degree-6
+ * polynomial for e^r, 2^n built in the exponent bits. Relative error below 3e-7 (tested).
+ * The clamp is a separate loop: under -ftrapping-math GCC will not vectorize float
+ * arithmetic that follows a select in the same loop. It is written x >= MIN ? x : MIN so
+ * that a NaN becomes MIN here (the NaN still reaches the loss through the vectors, and
+ * the step reports it) instead of an out-of-range conversion to int. */
+#define BR__SEMB_EXP_MIN -87.0f
 static inline float br__semb_expf(float x)
 {
-    float xc = x < -87.0f ? -87.0f : x > 88.0f ? 88.0f : x;
-    float n = xc * 1.44269504088896341f + 12582912.0f; /* round to nearest: 1.5 * 2^23 */
+    float n = x * 1.44269504088896341f + 12582912.0f; /* round to nearest: 1.5 * 2^23 */
     n -= 12582912.0f;
-    float r = xc - n * 0.693359375f;
+    float r = x - n * 0.693359375f;
     r = r - n * -2.12194440e-4f;
     float q = 1.9875691500e-4f;
     q = q * r + 1.3981999507e-3f;
@@ -111,7 +119,7 @@ static inline float br__semb_expf(float x)
         int32_t i;
         float f;
     } two_n = {.i = ((int32_t)n + 127) * (1 << 23)};
-    return x < -87.0f ? 0.0f : q * two_n.f;
+    return q * two_n.f;
 }
 
 /* xoshiro256** seeded through splitmix64 (Blackman & Vigna). */

@@ -20,6 +20,7 @@
 #include "subject_emb_internal.h"
 
 #include <cblas.h>
+#include <float.h>
 #include <math.h>
 #include <string.h>
 
@@ -96,8 +97,13 @@ void br__semb_pool_forward(float *p, float *a, const float *e, const float *z, c
                 const float *zj = z + (size_t)si[j] * D;
                 float *aj = ai + j * D;
                 BR__SEMB_SIMD
+                for (size_t d = 0; d < D; d++) {
+                    float x = zj[d] - pi[d];
+                    aj[d] = x >= BR__SEMB_EXP_MIN ? x : BR__SEMB_EXP_MIN;
+                }
+                BR__SEMB_SIMD
                 for (size_t d = 0; d < D; d++)
-                    aj[d] = br__semb_expf(zj[d] - pi[d]);
+                    aj[d] = br__semb_expf(aj[d]);
             }
             memcpy(pi, ai, D * sizeof *pi);
             for (size_t j = 1; j < n; j++) {
@@ -127,8 +133,10 @@ void br__semb_pool_forward(float *p, float *a, const float *e, const float *z, c
             float *ai = a + i * L, mx = z[si[0]], sum = 0;
             for (size_t j = 1; j < n; j++)
                 mx = z[si[j]] > mx ? z[si[j]] : mx;
-            for (size_t j = 0; j < n; j++)
-                sum += ai[j] = br__semb_expf(z[si[j]] - mx);
+            for (size_t j = 0; j < n; j++) {
+                float x = z[si[j]] - mx;
+                sum += ai[j] = br__semb_expf(x >= BR__SEMB_EXP_MIN ? x : BR__SEMB_EXP_MIN);
+            }
             float inv = 1.0f / sum;
             memset(pi, 0, D * sizeof *pi);
             for (size_t j = 0; j < n; j++) {
@@ -167,7 +175,10 @@ void br__semb_pool_backward(float *de, float *dz, float *gmem, const float *dp, 
                             const float *a, const float *e, const int32_t *set, const int32_t *len,
                             size_t ns, size_t L, size_t D, br_semb_pool_kind kind, int threads)
 {
-    size_t nblk = (D + DBLK - 1) / DBLK;
+    /* one block of dimensions per thread, whole cache lines (DBLK floats) each */
+    size_t nblk = (D + DBLK - 1) / DBLK, per = (nblk + (size_t)threads - 1) / (size_t)threads;
+    size_t bw = per * DBLK;
+    nblk = (D + bw - 1) / bw;
 
     if (kind == BR_SEMB_POOL_SCALAR) {
         BR__SEMB_PARALLEL_FOR(threads)
@@ -187,7 +198,7 @@ void br__semb_pool_backward(float *de, float *dz, float *gmem, const float *dp, 
     }
     BR__SEMB_PARALLEL_FOR(threads)
     for (size_t blk = 0; blk < nblk; blk++) {
-        size_t d0 = blk * DBLK, d1 = d0 + DBLK < D ? d0 + DBLK : D;
+        size_t d0 = blk * bw, d1 = d0 + bw < D ? d0 + bw : D;
         for (size_t i = 0; i < ns; i++) {
             const float *dpi = dp + i * D, *pi = p + i * D;
             size_t n = (size_t)len[i];
@@ -326,18 +337,24 @@ double br__semb_infonce_forward(float *prob, double *rowloss, const float *h, co
         BR__SEMB_SIMD
         for (size_t k = 0; k < n; k++)
             si[k] /= tau;
-        si[i] = -INFINITY; /* k != i everywhere below; exp gives it 0 */
-        BR__SEMB_SIMD_MAX(mx)
-        for (size_t k = 0; k < n; k++)
+        si[i] = -FLT_MAX; /* k != i below: pos is 0/1 and 0 there, the max skips it */
+        BR__SEMB_PRAGMA_SIMD_SUM_MAX(spos, mx)
+        for (size_t k = 0; k < n; k++) {
+            spos += (float)pi[k] * si[k];
             mx = si[k] > mx ? si[k] : mx;
-        BR__SEMB_SIMD_SUM(spos)
-        for (size_t k = 0; k < n; k++)
-            spos += pi[k] ? si[k] : 0.0f;
+        }
+        BR__SEMB_SIMD
+        for (size_t k = 0; k < n; k++) {
+            float x = si[k] - mx;
+            si[k] = x >= BR__SEMB_EXP_MIN ? x : BR__SEMB_EXP_MIN;
+        }
         BR__SEMB_SIMD_SUM(se)
         for (size_t k = 0; k < n; k++) {
-            si[k] = br__semb_expf(si[k] - mx);
+            si[k] = br__semb_expf(si[k]);
             se += si[k];
         }
+        se -= si[i]; /* e^-87, below float resolution next to the maximum's 1 anyway */
+        si[i] = 0;
         float inv = 1.0f / se;
         BR__SEMB_SIMD
         for (size_t k = 0; k < n; k++)
@@ -375,7 +392,7 @@ void br__semb_infonce_backward(float *dh, float *prob, const float *h, const uin
         float ip = 1.0f / (float)npos[i];
         BR__SEMB_SIMD
         for (size_t k = 0; k < n; k++)
-            gi[k] = c * (gi[k] - (pi[k] ? ip : 0.0f));
+            gi[k] = c * (gi[k] - (float)pi[k] * ip);
         gi[i] = 0;
     }
     /* G + G^T in place, by tiles: tile row ib owns the pairs (i in ib, k >= i), so the

@@ -47,14 +47,13 @@ static int workspace_ensure(br_semb *m, size_t n)
     size_t L = m->p.max_set, D = m->D, Dz = m->p.pool == BR_SEMB_POOL_PERDIM ? D : 1;
     int rc = 0;
 
-    if (!m->mark_u) {
-        if (!(m->mark_u = calloc(m->U ? m->U : 1, sizeof *m->mark_u)) ||
-            !(m->mark_i = calloc(m->I ? m->I : 1, sizeof *m->mark_i)) ||
-            !(m->sub_off = calloc(m->S + 1, sizeof *m->sub_off)) ||
-            !(a->z = malloc(m->S * Dz * sizeof *a->z)) ||
-            !(a->dz = malloc(m->S * Dz * sizeof *a->dz)))
-            return BR_ENOMEM;
-    }
+    /* once per model (each checked alone: an earlier call may have failed half-way) */
+    if ((!m->mark_u && !(m->mark_u = calloc(m->U ? m->U : 1, sizeof *m->mark_u))) ||
+        (!m->mark_i && !(m->mark_i = calloc(m->I ? m->I : 1, sizeof *m->mark_i))) ||
+        (!m->sub_off && !(m->sub_off = calloc(m->S + 1, sizeof *m->sub_off))) ||
+        (!a->z && !(a->z = malloc(m->S * Dz * sizeof *a->z))) ||
+        (!a->dz && !(a->dz = malloc(m->S * Dz * sizeof *a->dz))))
+        return BR_ENOMEM;
     if (n <= b->cap)
         return 0;
     if ((rc = grow((void **)&b->tu, n, sizeof *b->tu)) ||
@@ -142,7 +141,7 @@ static int copy_set(const br_semb *m, const br_semb_sets *s, size_t r, int32_t *
 
 /* pos[i, k] = 1 when books i != k share a subject: books are sorted by subject (counting
  * sort into sub_off / sub_books), then each book marks the books of each of its subjects. */
-static void build_positives(br_semb *m)
+static void build_positives(br_semb *m, const uint8_t *flag)
 {
     br__semb_batch *b = &m->batch;
     size_t nb = b->nb, L = b->L;
@@ -151,13 +150,19 @@ static void build_positives(br_semb *m)
 
     memset(off, 0, (m->S + 1) * sizeof *off);
     for (size_t i = 0; i < nb; i++)
-        for (int32_t j = 0; j < blen[i]; j++)
-            off[bset[i * L + (size_t)j] + 1]++;
+        for (int32_t j = 0; j < blen[i]; j++) {
+            int32_t s = bset[i * L + (size_t)j];
+            if (!flag || flag[s])
+                off[s + 1]++;
+        }
     for (size_t s = 0; s < m->S; s++)
         off[s + 1] += off[s];
     for (size_t i = 0; i < nb; i++) /* off[s] advances to the end of s; shifted back below */
-        for (int32_t j = 0; j < blen[i]; j++)
-            books[off[bset[i * L + (size_t)j]]++] = (int32_t)i;
+        for (int32_t j = 0; j < blen[i]; j++) {
+            int32_t s = bset[i * L + (size_t)j];
+            if (!flag || flag[s])
+                books[off[s]++] = (int32_t)i;
+        }
     for (size_t s = m->S; s > 0; s--)
         off[s] = off[s - 1];
     off[0] = 0;
@@ -226,7 +231,7 @@ int br__semb_batch_build(br_semb *m, const br_semb_data *d, const size_t *idx, s
             return rc;
     }
     if (m->p.lambda_con > 0)
-        build_positives(m);
+        build_positives(m, d->positive_subjects);
     return 0;
 fail:
     for (size_t i = 0; i < nu; i++)
@@ -365,6 +370,8 @@ int br_semb_step(br_semb *m, const br_semb_data *d, const size_t *idx, size_t n,
     if ((rc = br__semb_forward_backward(m, 1, &st)) != 0)
         return rc;
     st.grad_norm = br__semb_clip(m, m->p.clip);
+    if (!isfinite(st.loss) || !isfinite(st.grad_norm))
+        return BR_ERANGE; /* diverged: the parameters are left as they were */
     br__semb_adamw(m);
     if (stats)
         *stats = st;

@@ -393,7 +393,7 @@ static int load_model(struct ctx *c)
             sp.max_set = (size_t)json_integer_value(json_object_get(pj, "max_set"));
             json_decref(pj);
         }
-        if ((rc = br_semb_new(&sp, c->d.n_subjects, 1, 1, &s->m)))
+        if ((rc = br_semb_new(&sp, c->d.n_subjects, 0, 0, &s->m)))
             return fail(c, rc, "subject model %s: %s", pools[p]);
         for (size_t k = 0; k < br_semb_n_tensors(s->m); k++) {
             br_semb_tensor ti;

@@ -236,8 +236,27 @@ static void sets_of(const br_csr *m, size_t *off, br_semb_sets *s)
     s->subject = m->indices;
 }
 
+/* InfoNCE positives: books sharing a non-generic subject ("fiction" is on most). */
+static uint8_t *load_positive_subjects(br_store *st, size_t n_subjects)
+{
+    uint8_t *pos = malloc(n_subjects + 1);
+    br_stmt *q;
+    if (!pos)
+        return NULL;
+    memset(pos, 1, n_subjects);
+    if (br_store_prepare(st, "SELECT subject_id FROM subjects WHERE generic = 1", &q) == 0) {
+        while (br_stmt_step(q) == 1) {
+            int64_t id = br_stmt_int(q, 0);
+            if (id >= 0 && (size_t)id < n_subjects)
+                pos[id] = 0;
+        }
+        br_stmt_free(q);
+    }
+    return pos;
+}
+
 static int train_subjects(const br_train_data *d, const br_train_opts *opt, struct out *o,
-                          json_t *stats)
+                          const uint8_t *positive, json_t *stats)
 {
     size_t *ioff = malloc((d->item_subjects.n_rows + 1) * sizeof *ioff);
     size_t *uoff = malloc((d->user_favs.n_rows + 1) * sizeof *uoff);
@@ -257,6 +276,7 @@ static int train_subjects(const br_train_data *d, const br_train_opts *opt, stru
             tr[sd.n_triples++] = d->x[i].rating;
         }
     sd.user = tu, sd.item = ti, sd.rating = tr;
+    sd.positive_subjects = positive;
     json_t *js = json_object();
     json_object_set_new(stats, "subject", js);
     for (int k = 0; k < 3; k++) {
@@ -305,11 +325,13 @@ static int train_subjects(const br_train_data *d, const br_train_opts *opt, stru
         free(vecs);
         vecs = NULL;
         if (!rc) {
-            json_t *pj = json_pack("{s:s, s:I, s:I, s:f, s:f, s:f, s:I, s:I}", "pool", pool, "dim",
-                                   (json_int_t)p.dim, "max_set", (json_int_t)p.max_set, "tau",
-                                   (double)p.tau, "lambda_mse", (double)p.lambda_mse,
-                                   "lambda_con", (double)p.lambda_con, "epochs",
-                                   (json_int_t)p.epochs, "seed", (json_int_t)p.seed);
+            json_t *pj = json_pack(
+                "{s:s, s:I, s:I, s:f, s:f, s:f, s:I, s:I, s:f, s:f, s:I, s:f, s:b}", "pool", pool,
+                "dim", (json_int_t)p.dim, "max_set", (json_int_t)p.max_set, "tau", (double)p.tau,
+                "lambda_mse", (double)p.lambda_mse, "lambda_con", (double)p.lambda_con, "epochs",
+                (json_int_t)p.epochs, "seed", (json_int_t)p.seed, "lr", (double)p.lr,
+                "weight_decay", (double)p.weight_decay, "batch", (json_int_t)p.batch, "clip",
+                (double)p.clip, "generic_subjects_not_positives", positive != NULL);
             snprintf(name, sizeof name, "%s/%s/params.json", o->dir, sub);
             if (json_dump_file(pj, name, JSON_INDENT(2) | JSON_SORT_KEYS) != 0)
                 rc = BR_EIO;
@@ -354,8 +376,18 @@ int br_train_run(br_store *st, const br_train_opts *opt, const char *dir, json_t
     }
     br_info("train: split %s, %zu interactions, %zu readers, %zu books, %zu subjects", d.split_id,
             d.n, d.n_users, d.n_items, d.n_subjects);
-    if ((rc = train_popularity(&d, opt, &o)) || (rc = train_als(&d, opt, &o, stats)) ||
-        (rc = train_subjects(&d, opt, &o, stats)))
+    uint8_t *positive = load_positive_subjects(st, d.n_subjects);
+    if (!positive) {
+        rc = BR_ENOMEM;
+        goto out;
+    }
+    rc = train_popularity(&d, opt, &o);
+    if (!rc)
+        rc = train_als(&d, opt, &o, stats);
+    if (!rc)
+        rc = train_subjects(&d, opt, &o, positive, stats);
+    free(positive);
+    if (rc)
         goto out;
     const br_als_params *a = &opt->als;
     json_t *m = json_pack(

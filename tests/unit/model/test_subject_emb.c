@@ -396,6 +396,21 @@ TEST(semb_perdim_matches_reference)
     br_semb_free(m);
 }
 
+/* The vectorizable exp of the softmaxes against libm over its whole domain [-87, 0]. */
+TEST(semb_expf_accuracy)
+{
+    double worst = 0;
+    for (int i = 0; i <= 870000; i++) {
+        float x = -87.0f + (float)i * 1e-4f;
+        if (x > 0)
+            x = 0;
+        double want = exp((double)x), got = br__semb_expf(x);
+        worst = fmax(worst, fabs(got - want) / want);
+    }
+    ASSERT_TRUE(worst < 3e-7);
+    ASSERT_TRUE(br__semb_expf(0) == 1.0f);
+}
+
 /* Padding is never read and never gets a gradient: a padded slot naming a real subject
  * with a huge score changes nothing; that subject's gradients stay exactly 0. */
 TEST(semb_padding_is_masked)
@@ -486,7 +501,7 @@ TEST(semb_batch_dedup_and_positives)
     int32_t isub[7] = {0, 1, 1, 2, 3, 2, 4}, usub[3] = {4, 0, 1};
     int32_t tu[6] = {1, 0, 1, 1, 0, 0}, ti[6] = {2, 2, 0, 1, 3, 0};
     float r[6] = {1, 2, 3, 4, 5, 6};
-    br_semb_data d = {{4, ioff, isub}, {2, uoff, usub}, tu, ti, r, 6};
+    br_semb_data d = {{4, ioff, isub}, {2, uoff, usub}, tu, ti, r, 6, NULL};
     br_semb_params p;
     br_semb *m;
     small_params(&p, BR_SEMB_POOL_PERDIM);
@@ -516,6 +531,17 @@ TEST(semb_batch_dedup_and_positives)
     }
     ASSERT_EQ_INT(b->len[2 + 0], 1);
     ASSERT_EQ_INT(b->set[(2 + 0) * 4 + 1], -1);
+
+    /* subject 1 flagged out of the positives (as a generic subject would be): items 0 and 1
+     * no longer pair; items 1 and 3 still share subject 2 */
+    const uint8_t flags[5] = {1, 0, 1, 1, 1};
+    d.positive_subjects = flags;
+    ASSERT_OK(br__semb_batch_build(m, &d, idx, 6));
+    static const uint8_t want_pos2[4][4] = {{0, 0, 0, 0}, {0, 0, 0, 0}, {0, 0, 0, 1}, {0, 0, 1, 0}};
+    for (int i = 0; i < 4; i++)
+        for (int k = 0; k < 4; k++)
+            ASSERT_EQ_INT(b->pos[i * 4 + k], want_pos2[i][k]);
+    ASSERT_EQ_INT(b->npos[1], 0);
     br_semb_free(m);
 }
 
@@ -526,7 +552,7 @@ TEST(semb_losses_by_hand)
     int32_t isub[3] = {1, 1, 2}, usub[1] = {0};
     int32_t tu[3] = {0, 0, 0}, ti[3] = {0, 1, 2};
     float r[3] = {4, 7, 9};
-    br_semb_data d = {{3, ioff, isub}, {1, uoff, usub}, tu, ti, r, 3};
+    br_semb_data d = {{3, ioff, isub}, {1, uoff, usub}, tu, ti, r, 3, NULL};
     br_semb_params p;
     br_semb *m;
     small_params(&p, BR_SEMB_POOL_MEAN);
@@ -835,6 +861,12 @@ TEST(semb_step_errors)
     ASSERT_OK(br_semb_step(m, &pr.d, idx, 2, &st));
     ASSERT_EQ_INT(st.n_triples, 2);
     ASSERT_EQ_INT(br_semb_steps(m), 2);
+    /* a non-finite loss is reported, and nothing is updated */
+    float keep = m->t[BR__SEMB_IBIAS][pr.ti[0]];
+    m->t[BR__SEMB_EMB][pr.isub[pr.ioff[pr.ti[0]]] * 6] = NAN;
+    ASSERT_EQ_INT(br_semb_step(m, &pr.d, idx, 2, &st), BR_ERANGE);
+    ASSERT_EQ_INT(br_semb_steps(m), 2);
+    ASSERT_TRUE(m->t[BR__SEMB_IBIAS][pr.ti[0]] == keep);
     br_semb_free(m);
     prob_free(&pr);
 }
@@ -940,6 +972,65 @@ TEST(semb_training_is_deterministic)
         ASSERT_OK(train_once((br_semb_pool_kind)kind, 6, 2, c, N));
         ASSERT_TRUE(memcmp(a, c, sizeof a) != 0);
     }
+}
+
+/* The kernels' bits do not depend on the thread count (parallel loops write disjoint
+ * cells; shared subjects are split by dimension blocks, never by sets). Only OpenBLAS's
+ * own thread count may change the bits of a whole training run. */
+TEST(semb_kernels_independent_of_thread_count)
+{
+    enum { S = 30, D = 40, L = 6, NS = 50, NB = 40 };
+    static float e[S * D], z[S * D], p[2][NS * D], a[2][NS * L * D], dp[NS * D];
+    static float de[2][S * D], dz[2][S * D], gmem[NS * L], h[NB * D], pr[2][NB * NB];
+    static float dh[2][NB * D];
+    static int32_t set[NS * L], len[NS], npos[NB];
+    static uint8_t pos[NB * NB];
+    static double rowloss[NB];
+    uint64_t s[4];
+    br__semb_rng_seed(s, 17);
+    for (int i = 0; i < S * D; i++)
+        e[i] = (float)nrand(s), z[i] = (float)nrand(s);
+    for (int i = 0; i < NS * D; i++)
+        dp[i] = (float)nrand(s);
+    for (int i = 0; i < NS; i++) {
+        len[i] = 1 + (int32_t)urand(s, L);
+        for (int j = 0; j < L; j++)
+            set[i * L + j] = j < len[i] ? (int32_t)urand(s, S) : -1;
+    }
+    for (int kind = 0; kind <= BR_SEMB_POOL_MEAN; kind++)
+        for (int r = 0; r < 2; r++) {
+            int thr = r ? 3 : 1;
+            memset(de[r], 0, sizeof de[r]);
+            memset(dz[r], 0, sizeof dz[r]);
+            br__semb_pool_forward(p[r], a[r], e, z, set, len, NS, L, D, (br_semb_pool_kind)kind,
+                                  thr);
+            br__semb_pool_backward(de[r], dz[r], gmem, dp, p[r], a[r], e, set, len, NS, L, D,
+                                   (br_semb_pool_kind)kind, thr);
+            if (r) {
+                ASSERT_TRUE(memcmp(p[0], p[1], sizeof p[0]) == 0);
+                ASSERT_TRUE(memcmp(de[0], de[1], sizeof de[0]) == 0);
+                ASSERT_TRUE(memcmp(dz[0], dz[1], sizeof dz[0]) == 0);
+            }
+        }
+    float nrm[NB];
+    br__semb_l2norm_forward(h, nrm, p[0], NB, D);
+    for (int i = 0; i < NB; i++) {
+        npos[i] = 0;
+        for (int k = 0; k < NB; k++) {
+            pos[i * NB + k] = i != k && urand(s, 4) == 0;
+            npos[i] += pos[i * NB + k];
+        }
+    }
+    double loss[2];
+    for (int r = 0; r < 2; r++) {
+        size_t na;
+        memset(dh[r], 0, sizeof dh[r]);
+        loss[r] =
+            br__semb_infonce_forward(pr[r], rowloss, h, pos, npos, NB, D, 0.07f, r ? 3 : 1, &na);
+        br__semb_infonce_backward(dh[r], pr[r], h, pos, npos, NB, D, 0.07f, na, 1.0f, r ? 3 : 1);
+    }
+    ASSERT_TRUE(loss[0] == loss[1]);
+    ASSERT_TRUE(memcmp(dh[0], dh[1], sizeof dh[0]) == 0);
 }
 
 /* Subjects predict ratings: with the rating loss alone the epoch MSE falls well below
