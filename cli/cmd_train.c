@@ -76,6 +76,7 @@ int cmd_train(int argc, char **argv)
     o.semb.epochs = (size_t)br_config_int(cfg, "subject.epochs");
     o.semb.max_set = (size_t)br_config_int(cfg, "subject.max_set");
     o.semb.batch = (size_t)br_config_int(cfg, "subject.batch");
+    o.generic_positives = br_config_bool(cfg, "subject.generic_positives");
 
     br_store *st = open_db(cfg);
     char err[1024];

@@ -19,6 +19,7 @@ typedef struct br_train_opts {
     size_t warm_min;      /* models.warm_min_ratings: train interactions to be in ALS */
     size_t min_item;      /* train.min_item_interactions: fewer -> no ALS data for the item */
     double bayes_m;       /* popularity.bayes_m */
+    int generic_positives; /* subject.generic_positives: a shared generic subject counts */
 } br_train_opts;
 
 void br_train_opts_default(br_train_opts *o);

@@ -58,6 +58,7 @@
     X(INT, "subject.epochs", "10", 1, 100000, "Subject model training epochs")                     \
     X(INT, "subject.max_set", "16", 1, 1024, "Subjects pooled per book or reader")                \
     X(INT, "subject.batch", "2048", 2, 65536, "Subject model batch size (triples)")                \
+    X(BOOL, "subject.generic_positives", "true", 0, 0, "InfoNCE: books sharing only a generic subject are positives") \
     X(INT, "eval.bootstrap", "1000", 1, 1000000, "Bootstrap resamples for intervals")              \
     X(DOUBLE, "popularity.bayes_m", "30", 0, 1e9, "Prior weight of the Bayesian average")          \
     X(INT, "features.fav_subjects_k", "10", 1, 1e6, "Favorite subjects kept per user")             \

@@ -39,6 +39,7 @@ void br_train_opts_default(br_train_opts *o)
     o->warm_min = 5;
     o->min_item = 1;
     o->bayes_m = 30;
+    o->generic_positives = 1;
 }
 
 struct out {
@@ -236,7 +237,8 @@ static void sets_of(const br_csr *m, size_t *off, br_semb_sets *s)
     s->subject = m->indices;
 }
 
-/* InfoNCE positives: books sharing a non-generic subject ("fiction" is on most). */
+/* InfoNCE positives when generic subjects do not count: books sharing a
+ * non-generic subject ("fiction" is on most books). */
 static uint8_t *load_positive_subjects(br_store *st, size_t n_subjects)
 {
     uint8_t *pos = malloc(n_subjects + 1);
@@ -376,8 +378,8 @@ int br_train_run(br_store *st, const br_train_opts *opt, const char *dir, json_t
     }
     br_info("train: split %s, %zu interactions, %zu readers, %zu books, %zu subjects", d.split_id,
             d.n, d.n_users, d.n_items, d.n_subjects);
-    uint8_t *positive = load_positive_subjects(st, d.n_subjects);
-    if (!positive) {
+    uint8_t *positive = NULL;
+    if (!opt->generic_positives && !(positive = load_positive_subjects(st, d.n_subjects))) {
         rc = BR_ENOMEM;
         goto out;
     }
