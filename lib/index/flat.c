@@ -31,7 +31,7 @@
 #include <omp.h>
 #endif
 
-#define FLAT_QB 64                    /* queries per sgemm block */
+#define FLAT_QB 256                    /* queries per sgemm block */
 #define FLAT_CHUNK_BYTES (256u << 10) /* base rows per chunk: this many bytes of vectors */
 #define FLAT_HEAP_BYTES (8u << 20)    /* heaps of one block: fewer queries when k is large */
 #define BR__FLAT_MAX_THREADS 256
@@ -89,12 +89,22 @@ static void select_row(const br__flat_req *r, const float *s, size_t nb, size_t 
     size_t n = *hn;
     float thr = n == cap ? heap[0].s : -INFINITY;
     for (size_t j = 0; j < nb; j++) {
+        if ((j & 15) == 0 && j + 16 <= nb) {
+            /* Most groups of 16 hold no score above the threshold: one vector compare. */
+            int any = 0;
+            for (int t = 0; t < 16; t++)
+                any |= s[j + t] > thr;
+            if (!any) {
+                j += 15;
+                continue;
+            }
+        }
         float v = s[j];
         if (!(v > thr))
             continue;
         size_t row = r0 + j;
         int32_t id = r->labels ? r->labels[row] : (int32_t)row;
-        if ((r->allow && !r->allow[id]) || (r->allow2 && !r->allow2[id]) ||
+        if ((r->allow && !r->allow[id]) || (r->allow2 && !r->allow2[row]) ||
             (n_ex && in_sorted(ex, n_ex, id)))
             continue;
         br__cand c = {v, (uint32_t)row};
@@ -280,10 +290,10 @@ int br__flat_run(const br__flat_req *r, int32_t *out_ids, float *out_scores)
     size_t qb = FLAT_HEAP_BYTES / (cap * sizeof(br__cand));
     qb = qb < 1 ? 1 : qb > FLAT_QB ? FLAT_QB : qb;
     size_t n_blocks = (r->n_queries + qb - 1) / qb;
-    size_t n_chunks = (r->n + chunk - 1) / chunk;
     int rc = 0;
 
 #ifdef _OPENMP
+    size_t n_chunks = (r->n + chunk - 1) / chunk;
     int nt = r->threads > 0 ? r->threads : omp_get_max_threads();
     if (nt > 1 && n_blocks >= (size_t)nt) {
         /* Many queries: threads take whole blocks. */
