@@ -31,6 +31,13 @@ enum br_hnsw_metric {
     BR_HNSW_IP_AUGMENTED = 3,
 };
 
+/* After the build, make every node reachable at level 0 from the entry point (a node
+ * whose in-links were all pruned can never be returned). AUTO does it for BR_HNSW_COSINE
+ * and BR_HNSW_IP_AUGMENTED and not for BR_HNSW_IP: under inner product, short vectors have
+ * no in-links by design (they are nobody's best match), and linking them all would replace
+ * the links to the long "hub" vectors the search relies on (docs/indexes.md). */
+enum br_hnsw_reach { BR_HNSW_REACH_AUTO = 0, BR_HNSW_REACH_ON = 1, BR_HNSW_REACH_OFF = 2 };
+
 typedef struct br_hnsw_params {
     enum br_hnsw_metric metric; /* default BR_HNSW_COSINE */
     uint32_t M;                 /* links per node above level 0 (2M at level 0); default 16 */
@@ -38,6 +45,7 @@ typedef struct br_hnsw_params {
     uint64_t seed;              /* levels are drawn from it; default 42 */
     int threads;                /* 0 = OpenMP default */
     uint32_t split_dim;         /* recorded for hybrid.h (subject dims); 0 otherwise */
+    int reach;                  /* enum br_hnsw_reach; default BR_HNSW_REACH_AUTO */
 } br_hnsw_params;
 
 void br_hnsw_params_default(br_hnsw_params *p);

@@ -63,6 +63,10 @@ int br__hnsw_layout_of(uint64_t n, uint64_t dim_pad, uint64_t M, uint64_t M0, ui
 /* ---- distance kernels (hnsw_utils.c) ---- */
 /* Inner product of two vectors of n floats, n a multiple of 16. */
 typedef float (*br__dot_fn)(const float *a, const float *b, size_t n);
+/* out[i] = dot(q, base + ids[i] * stride) for i < m, vectors of n floats. */
+typedef void (*br__dot_many_fn)(const float *q, const float *base, size_t stride,
+                                const uint32_t *ids, size_t m, size_t n, float *out);
+br__dot_many_fn br__dot_many_select(void);
 /* The kernel "portable", "avx2" or "avx512", or NULL when this CPU lacks it. */
 br__dot_fn br__dot_by_name(const char *name);
 /* The fastest kernel this CPU runs (AVX-512F, AVX2+FMA, or portable C). */
@@ -87,6 +91,7 @@ typedef struct br__scratch {
     size_t res_cap;
     float *q;      /* the query, padded to dim_pad (64-byte aligned) */
     uint32_t *nbr; /* a copy of one link list, or unvisited neighbours */
+    float *nbr_s;  /* their scores */
     br__cand *sel; /* neighbour selection buffer */
     uint32_t *excl; /* sorted excluded nodes */
     size_t excl_cap;
@@ -113,6 +118,7 @@ struct br_hnsw {
     void *map; /* ... or the whole file mapped read-only */
     size_t map_len;
     br__dot_fn dot;
+    br__dot_many_fn dot_many;
     br__pool *pool;
 };
 
@@ -127,6 +133,14 @@ static inline uint32_t *br__links(const struct br_hnsw *h, uint32_t node, uint32
 static inline const float *br__vec(const struct br_hnsw *h, uint32_t node)
 {
     return h->vec + (size_t)node * h->dim_pad;
+}
+
+/* Every cache line of a node's vector, ahead of its use. */
+static inline void br__prefetch_vec(const struct br_hnsw *h, uint32_t node)
+{
+    const char *p = (const char *)br__vec(h, node);
+    for (size_t b = 0; b < h->dim_pad * sizeof(float); b += 64)
+        __builtin_prefetch(p + b, 0, 3);
 }
 
 int br__pool_new(size_t n, size_t dim_pad, size_t M0, br__pool **out);
@@ -209,6 +223,15 @@ static inline br__cand br__heap_pop_min(br__cand *h, size_t *n)
     return top;
 }
 
+/* Turns a min-heap of n into an array sorted best first, in place (heapsort). */
+static inline void br__heap_min_sort(br__cand *h, size_t n)
+{
+    while (n > 1) {
+        br__cand worst = br__heap_pop_min(h, &n);
+        h[n] = worst;
+    }
+}
+
 /* Sorts best first: score descending, then id ascending. */
 void br__cand_sort(br__cand *c, size_t n);
 
@@ -223,11 +246,16 @@ int64_t br__hnsw_node_of(const struct br_hnsw *h, int32_t label);
 void br__hnsw_prepare_query(const struct br_hnsw *h, const float *query, br__scratch *s);
 
 /* Search with filters (Algorithms 2 and 5 of Malkov & Yashunin) for the prepared query
- * s->q; excl: sorted node ids (n_excl), allow/allow2 by label (NULL = all). Leaves the
+ * s->q; excl: sorted node ids (n_excl), allow by label, allow2 by node (NULL = all). Leaves the
  * results best first in s->res; returns how many of them to take (<= k), or a BR_E* code. */
 int br__hnsw_knn(const struct br_hnsw *h, br__scratch *s, size_t k, size_t ef,
                  const uint32_t *excl, size_t n_excl, const uint8_t *allow,
                  const uint8_t *allow2);
+
+/* The same, starting at node start on level 0 (no descent); start < 0 = as above. */
+int br__hnsw_knn_from(const struct br_hnsw *h, br__scratch *s, int64_t start, size_t k,
+                      size_t ef, const uint32_t *excl, size_t n_excl, const uint8_t *allow,
+                      const uint8_t *allow2);
 
 /* ---- exact search, shared by flat.c and hybrid.c ---- */
 typedef struct br__flat_req {
@@ -240,7 +268,8 @@ typedef struct br__flat_req {
     size_t k;
     const int64_t *excl_ptr; /* CSR of excluded ids per query, NULL = none */
     const int32_t *excl_idx;
-    const uint8_t *allow, *allow2; /* byte per id; NULL = all */
+    const uint8_t *allow;  /* byte per id; NULL = all */
+    const uint8_t *allow2; /* byte per row; NULL = all */
     int threads;
 } br__flat_req;
 

@@ -117,7 +117,8 @@ static int validate(const void *buf, size_t len, char *err, size_t errcap, br_hn
         hd.dim_pad != dim_pad_of(hd.dim, hd.metric) || hd.M < 2 || hd.M > BR__HNSW_MAX_M ||
         hd.M0 != 2 * hd.M || hd.ef_construction == 0 || hd.ef_construction > BR__HNSW_MAX_EF ||
         hd.max_level > BR__HNSW_MAX_LEVEL || hd.entry >= hd.n ||
-        hd.n_upper > hd.n * BR__HNSW_MAX_LEVEL || hd.split_dim >= hd.dim)
+        hd.n_upper > hd.n * BR__HNSW_MAX_LEVEL || hd.n_upper >= BR__NO_UPPER ||
+        hd.split_dim >= hd.dim)
         return fail_msg(err, errcap, BR_ECORRUPT,
                         "bad sizes (n %llu, dim %u/%u, M %u/%u, ef_construction %u, max level "
                         "%u, entry %u, upper lists %llu, split %u)",
@@ -187,6 +188,7 @@ static int validate(const void *buf, size_t len, char *err, size_t errcap, br_hn
 static int finish_open(br_hnsw *h, char *err, size_t errcap)
 {
     h->dot = br__dot_select();
+    h->dot_many = br__dot_many_select();
     if (br__pool_new(h->n, h->dim_pad, h->M0, &h->pool))
         return fail_msg(err, errcap, BR_ENOMEM, "out of memory");
     return 0;

@@ -45,16 +45,9 @@ static inline int admissible(const br_hnsw *h, uint32_t node, const uint32_t *ex
 {
     if (allow && !allow[h->labels[node]])
         return 0;
-    if (allow2 && !allow2[h->labels[node]])
+    if (allow2 && !allow2[node])
         return 0;
     return !n_excl || !in_sorted_u32(excl, n_excl, node);
-}
-
-static inline void prefetch_vec(const br_hnsw *h, uint32_t node)
-{
-    const char *p = (const char *)br__vec(h, node);
-    for (size_t b = 0; b < h->dim_pad * sizeof(float); b += 64)
-        __builtin_prefetch(p + b, 0, 3);
 }
 
 /* Algorithm 5 (K-NN-SEARCH): greedy descent with ef = 1 through the upper levels, then
@@ -62,18 +55,25 @@ static inline void prefetch_vec(const br_hnsw *h, uint32_t node)
 int br__hnsw_knn(const br_hnsw *h, br__scratch *s, size_t k, size_t ef, const uint32_t *excl,
                  size_t n_excl, const uint8_t *allow, const uint8_t *allow2)
 {
+    return br__hnsw_knn_from(h, s, -1, k, ef, excl, n_excl, allow, allow2);
+}
+
+int br__hnsw_knn_from(const br_hnsw *h, br__scratch *s, int64_t start, size_t k, size_t ef,
+                      const uint32_t *excl, size_t n_excl, const uint8_t *allow,
+                      const uint8_t *allow2)
+{
     const float *q = s->q;
     const size_t dp = h->dim_pad;
-    uint32_t cur = h->entry;
+    uint32_t cur = start >= 0 ? (uint32_t)start : h->entry;
     float cur_s = h->dot(q, br__vec(h, cur), dp);
-    for (uint32_t lc = h->max_level; lc > 0; lc--) {
+    for (uint32_t lc = start >= 0 ? 0 : h->max_level; lc > 0; lc--) {
         for (int changed = 1; changed;) {
             changed = 0;
             const uint32_t *l = br__links(h, cur, lc);
             for (uint32_t j = 0; j < l[0]; j++) {
                 uint32_t e = l[1 + j];
                 float v = h->dot(q, br__vec(h, e), dp);
-                if (v > cur_s || (v == cur_s && e < cur)) {
+                if (v > cur_s) {
                     cur_s = v;
                     cur = e;
                     changed = 1;
@@ -96,11 +96,18 @@ int br__hnsw_knn(const br_hnsw *h, br__scratch *s, size_t k, size_t ef, const ui
         br__heap_push_min(s->res, &nr, (br__cand){cur_s, cur});
 
     uint32_t *u = s->nbr;
+    const size_t stride = 1 + h->M0;
     while (nc > 0) {
         br__cand c = br__heap_pop_max(s->cand, &nc);
         if (nr == ef && c.s < s->res[0].s)
             break;
-        const uint32_t *l = h->links0 + (size_t)c.id * (1 + h->M0);
+        /* The next candidate is likely the current runner-up: fetch its links meanwhile. */
+        if (nc > 0) {
+            const char *nl = (const char *)(h->links0 + (size_t)s->cand[0].id * stride);
+            for (size_t b = 0; b < stride * sizeof(uint32_t); b += 64)
+                __builtin_prefetch(nl + b, 0, 3);
+        }
+        const uint32_t *l = h->links0 + (size_t)c.id * stride;
         uint32_t cnt = l[0];
         for (uint32_t j = 0; j < cnt; j++)
             __builtin_prefetch(&tags[l[1 + j]], 1, 3);
@@ -110,14 +117,15 @@ int br__hnsw_knn(const br_hnsw *h, br__scratch *s, size_t k, size_t ef, const ui
             if (tags[e] != epoch) {
                 tags[e] = epoch;
                 u[m++] = e;
-                prefetch_vec(h, e);
+                br__prefetch_vec(h, e);
             }
         }
         if (nc + m > s->cand_cap && br__scratch_reserve(s, nc + m, 0, 0))
             return BR_ENOMEM;
+        h->dot_many(q, h->vec, dp, u, m, dp, s->nbr_s);
         for (uint32_t j = 0; j < m; j++) {
             uint32_t e = u[j];
-            float v = h->dot(q, br__vec(h, e), dp);
+            float v = s->nbr_s[j];
             if (nr < ef || v > s->res[0].s) {
                 br__heap_push_max(s->cand, &nc, (br__cand){v, e});
                 if (!admissible(h, e, excl, n_excl, allow, allow2))
@@ -129,8 +137,11 @@ int br__hnsw_knn(const br_hnsw *h, br__scratch *s, size_t k, size_t ef, const ui
             }
         }
     }
-    br__cand_sort(s->res, nr);
-    return (int)(nr < k ? nr : k);
+    /* Best first without qsort: pop the worst ef - k, then the k best into place. */
+    while (nr > k)
+        br__heap_pop_min(s->res, &nr);
+    br__heap_min_sort(s->res, nr);
+    return (int)nr;
 }
 
 static int cmp_u32(const void *a, const void *b)

@@ -55,6 +55,19 @@ __attribute__((target("avx2,fma"))) static float dot_avx2(const float *a, const 
     return _mm_cvtss_f32(x);
 }
 
+/* One horizontal sum for both AVX-512 kernels: a pair of identical vectors must score the
+ * same whichever kernel saw it, or the neighbour heuristic, which compares a score from
+ * one with a score from the other, treats exact duplicates by rounding noise. */
+__attribute__((target("avx512f,avx2,fma"))) static inline float hsum512(__m512 s)
+{
+    __m256 y = _mm256_add_ps(_mm512_castps512_ps256(s),
+                             _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(s), 1)));
+    __m128 x = _mm_add_ps(_mm256_castps256_ps128(y), _mm256_extractf128_ps(y, 1));
+    x = _mm_add_ps(x, _mm_movehl_ps(x, x));
+    x = _mm_add_ss(x, _mm_movehdup_ps(x));
+    return _mm_cvtss_f32(x);
+}
+
 __attribute__((target("avx512f,avx2,fma"))) static float dot_avx512(const float *a,
                                                                      const float *b, size_t n)
 {
@@ -66,15 +79,60 @@ __attribute__((target("avx512f,avx2,fma"))) static float dot_avx512(const float 
     }
     if (i < n)
         s0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), s0);
-    s0 = _mm512_add_ps(s0, s1);
-    __m256 y = _mm256_add_ps(_mm512_castps512_ps256(s0),
-                             _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(s0), 1)));
-    __m128 x = _mm_add_ps(_mm256_castps256_ps128(y), _mm256_extractf128_ps(y, 1));
-    x = _mm_add_ps(x, _mm_movehl_ps(x, x));
-    x = _mm_add_ss(x, _mm_movehdup_ps(x));
-    return _mm_cvtss_f32(x);
+    return hsum512(_mm512_add_ps(s0, s1));
+}
+
+/* Dots of q with m rows, the query kept in registers; for 64 floats the same operations in
+ * the same order as dot_avx512 (a multiply is an FMA onto zero), so the same result. */
+__attribute__((target("avx512f,avx2,fma"))) static void
+dot_many_avx512(const float *q, const float *base, size_t stride, const uint32_t *ids, size_t m,
+                size_t n, float *out)
+{
+    if (n == 64) {
+        __m512 q0 = _mm512_loadu_ps(q), q1 = _mm512_loadu_ps(q + 16);
+        __m512 q2 = _mm512_loadu_ps(q + 32), q3 = _mm512_loadu_ps(q + 48);
+        for (size_t i = 0; i < m; i++) {
+            const float *v = base + (size_t)ids[i] * stride;
+            __m512 a = _mm512_mul_ps(q0, _mm512_loadu_ps(v));
+            __m512 b = _mm512_mul_ps(q1, _mm512_loadu_ps(v + 16));
+            a = _mm512_fmadd_ps(q2, _mm512_loadu_ps(v + 32), a);
+            b = _mm512_fmadd_ps(q3, _mm512_loadu_ps(v + 48), b);
+            out[i] = hsum512(_mm512_add_ps(a, b));
+        }
+        return;
+    }
+    for (size_t i = 0; i < m; i++)
+        out[i] = dot_avx512(q, base + (size_t)ids[i] * stride, n);
+}
+
+__attribute__((target("avx2,fma"))) static void dot_many_avx2(const float *q, const float *base,
+                                                               size_t stride, const uint32_t *ids,
+                                                               size_t m, size_t n, float *out)
+{
+    for (size_t i = 0; i < m; i++)
+        out[i] = dot_avx2(q, base + (size_t)ids[i] * stride, n);
 }
 #endif
+
+static void dot_many_portable(const float *q, const float *base, size_t stride,
+                              const uint32_t *ids, size_t m, size_t n, float *out)
+{
+    for (size_t i = 0; i < m; i++)
+        out[i] = br__dot_portable(q, base + (size_t)ids[i] * stride, n);
+}
+
+br__dot_many_fn br__dot_many_select(void)
+{
+    const char *name = br__dot_name();
+#ifdef BR__HAVE_X86
+    if (strcmp(name, "avx512") == 0)
+        return dot_many_avx512;
+    if (strcmp(name, "avx2") == 0)
+        return dot_many_avx2;
+#endif
+    (void)name;
+    return dot_many_portable;
+}
 
 br__dot_fn br__dot_by_name(const char *name)
 {
@@ -142,8 +200,17 @@ static int cand_cmp(const void *a, const void *b)
 
 void br__cand_sort(br__cand *c, size_t n)
 {
-    if (n > 1)
+    if (n > 48) {
         qsort(c, n, sizeof *c, cand_cmp);
+        return;
+    }
+    for (size_t i = 1; i < n; i++) { /* short lists (link pruning): insertion sort */
+        br__cand x = c[i];
+        size_t j = i;
+        for (; j > 0 && br__better(x, c[j - 1]); j--)
+            c[j] = c[j - 1];
+        c[j] = x;
+    }
 }
 
 /* ---- scratch pool ---- */
@@ -163,6 +230,7 @@ static void scratch_free(br__scratch *s)
     free(s->res);
     free(s->q);
     free(s->nbr);
+    free(s->nbr_s);
     free(s->sel);
     free(s->excl);
     free(s);
@@ -177,8 +245,9 @@ static br__scratch *scratch_new(size_t n, size_t dim_pad, size_t M0)
     s->tags = calloc(n ? n : 1, sizeof *s->tags);
     s->q = aligned_alloc(64, dim_pad * sizeof(float));
     s->nbr = malloc((M0 + 1) * sizeof *s->nbr);
+    s->nbr_s = malloc((M0 + 1) * sizeof *s->nbr_s);
     s->sel = malloc((M0 + 1) * sizeof *s->sel);
-    if (!s->tags || !s->q || !s->nbr || !s->sel || br__scratch_reserve(s, 256, 256, 0)) {
+    if (!s->tags || !s->q || !s->nbr || !s->nbr_s || !s->sel || br__scratch_reserve(s, 256, 256, 0)) {
         scratch_free(s);
         return NULL;
     }

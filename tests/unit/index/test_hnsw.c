@@ -153,6 +153,42 @@ TEST(hnsw_single_thread_build_is_deterministic)
     ASSERT_TRUE(same);
 }
 
+/* Near-duplicates strand nodes (their in-links get pruned); the build must repair that. */
+TEST(hnsw_every_node_reachable)
+{
+    size_t n = 3000, dim = 16;
+    float *x = malloc(n * dim * sizeof *x);
+    vg_mixture(x, n, dim, 5, 1.0f, 17);
+    uint64_t s = 3;
+    for (size_t i = 0; i < n / 2; i++) { /* half the rows: copies of 20 rows, tiny noise */
+        size_t src = n / 2 + i % 20;
+        for (size_t j = 0; j < dim; j++)
+            x[i * dim + j] = x[src * dim + j] + 1e-5f * vg_gauss(&s);
+    }
+    br_hnsw_params p;
+    br_hnsw_params_default(&p);
+    p.M = 4;
+    p.ef_construction = 20;
+    br_hnsw *h;
+    ASSERT_OK(br_hnsw_build(x, n, dim, NULL, &p, &h));
+    uint8_t *seen = calloc(n, 1);
+    uint32_t *queue = malloc(n * sizeof *queue);
+    size_t head = 0, tail = 0;
+    queue[tail++] = h->entry;
+    seen[h->entry] = 1;
+    while (head < tail) {
+        const uint32_t *l = br__links(h, queue[head++], 0);
+        for (uint32_t j = 0; j < l[0]; j++)
+            if (!seen[l[1 + j]]) {
+                seen[l[1 + j]] = 1;
+                queue[tail++] = l[1 + j];
+            }
+    }
+    br_hnsw_free(h);
+    free(x), free(seen), free(queue);
+    ASSERT_EQ_INT(tail, n);
+}
+
 TEST(hnsw_save_open_round_trip)
 {
     fixture();
@@ -441,6 +477,17 @@ TEST(hnsw_kernels_agree)
                 ASSERT_NEAR(f(a, b, dim), want, 1e-4);
         }
     }
+    /* The batch kernel gives bit-identical scores to the pairwise one (the heuristic
+     * compares the two). */
+    br__dot_fn one = br__dot_select();
+    br__dot_many_fn many = br__dot_many_select();
+    for (size_t dim = 16; dim <= 80; dim += 16) {
+        uint32_t ids[2] = {0, 1};
+        float out[2];
+        many(a, b, 0, ids, 1, dim, out); /* stride 0: row 0 is b itself */
+        float want = one(a, b, dim);
+        ASSERT_TRUE(memcmp(&out[0], &want, sizeof want) == 0);
+    }
     ASSERT_TRUE(br__dot_by_name("portable") != NULL);
     ASSERT_TRUE(br__dot_by_name("sse9") == NULL);
     ASSERT_TRUE(strlen(br_hnsw_kernel()) > 0);
@@ -483,4 +530,104 @@ TEST(hnsw_errors)
     ASSERT_EQ_INT(br_hnsw_save(h, "/nonexistent/dir/x.hnsw"), BR_ENOENT);
     br_hnsw_free(h);
     br_hnsw_free(NULL);
+}
+
+/* Seeds of tests/fuzz/corpus/hnsw_load: small valid indexes of each kind and damaged ones.
+ * BR_WRITE_FUZZ_SEEDS=DIR writes them there (how the committed corpus was made); otherwise
+ * they go to the test's temp directory and each must load, or fail, as intended. */
+static int seed(const char *dir, const char *name, const uint8_t *b, size_t len, int valid)
+{
+    char path[512], err[256];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    put(path, b, len);
+    br_hnsw *h = NULL;
+    int rc = br_hnsw_open(path, err, sizeof err, &h);
+    br_hnsw_free(h);
+    if ((rc == 0) != valid || len > 4096) {
+        fprintf(stderr, "    seed %s: rc %d, %zu bytes\n", name, rc, len);
+        return 0;
+    }
+    return 1;
+}
+
+static uint8_t *seed_image(const float *x, size_t n, size_t dim, const int32_t *labels,
+                           enum br_hnsw_metric m, uint32_t M, uint32_t split, const char *tmp,
+                           size_t *len)
+{
+    br_hnsw_params p;
+    br_hnsw_params_default(&p);
+    p.metric = m;
+    p.M = M;
+    p.ef_construction = 20;
+    p.threads = 1;
+    p.split_dim = split;
+    br_hnsw *h;
+    if (br_hnsw_build(x, n, dim, labels, &p, &h) != 0)
+        return NULL;
+    int rc = br_hnsw_save(h, tmp);
+    br_hnsw_free(h);
+    return rc ? NULL : slurp(tmp, len);
+}
+
+TEST(hnsw_write_fuzz_seeds)
+{
+    const char *dir = getenv("BR_WRITE_FUZZ_SEEDS");
+    if (!dir)
+        dir = br_test_tmpdir();
+    char tmp[512];
+    snprintf(tmp, sizeof tmp, "%s/seed.tmp", br_test_tmpdir());
+    float x[30 * 4];
+    uint64_t s = 4;
+    for (size_t i = 0; i < 30 * 4; i++)
+        x[i] = vg_gauss(&s);
+    int32_t lab[12];
+    for (int i = 0; i < 12; i++)
+        lab[i] = 3 * i + 2;
+    size_t len;
+    uint8_t *b;
+    int ok = 1;
+    struct {
+        const char *name;
+        size_t n, dim;
+        const int32_t *labels;
+        enum br_hnsw_metric m;
+        uint32_t M, split;
+    } v[] = {
+        {"valid_n1_cosine", 1, 3, NULL, BR_HNSW_COSINE, 2, 0},
+        {"valid_n5_ip_m2", 5, 4, NULL, BR_HNSW_IP, 2, 0},
+        {"valid_n30_cosine_m4", 30, 4, NULL, BR_HNSW_COSINE, 4, 0},
+        {"valid_n20_augmented_m3", 20, 3, NULL, BR_HNSW_IP_AUGMENTED, 3, 0},
+        {"valid_n16_hybrid_m2", 16, 4, NULL, BR_HNSW_IP, 2, 2},
+        {"valid_n12_labels_m2", 12, 2, lab, BR_HNSW_COSINE, 2, 0},
+    };
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+        b = seed_image(x, v[i].n, v[i].dim, v[i].labels, v[i].m, v[i].M, v[i].split, tmp, &len);
+        ASSERT_TRUE(b != NULL);
+        ok &= seed(dir, v[i].name, b, len, 1);
+        free(b);
+    }
+    b = seed_image(x, 30, 4, NULL, BR_HNSW_COSINE, 4, 0, tmp, &len);
+    ASSERT_TRUE(b != NULL);
+    br__hnsw_header *hd = (br__hnsw_header *)b;
+    ok &= seed(dir, "broken_truncated", b, len - 10, 0);
+    ok &= seed(dir, "broken_header_only", b, 256, 0);
+    b[len / 2] ^= 4;
+    ok &= seed(dir, "broken_bitflip", b, len, 0);
+    b[len / 2] ^= 4;
+    b[1] = 'X';
+    ok &= seed(dir, "broken_magic", b, len, 0);
+    b[1] = 'R';
+    hd->version = 9;
+    reseal(b, len);
+    ok &= seed(dir, "broken_version_resealed", b, len, 0);
+    hd->version = BR__HNSW_VERSION;
+    ((uint32_t *)(b + hd->off[SEC_LINKS0]))[1] = 1000;
+    reseal(b, len);
+    ok &= seed(dir, "broken_link_resealed", b, len, 0);
+    ((uint32_t *)(b + hd->off[SEC_LINKS0]))[1] = 0;
+    hd->entry = 29;
+    reseal(b, len);
+    ok &= seed(dir, "broken_entry_resealed", b, len, (b + hd->off[SEC_LEVEL])[29] == hd->max_level);
+    free(b);
+    ASSERT_TRUE(ok);
 }
