@@ -12,62 +12,16 @@
  */
 #include "bookrec/recommend.h"
 #include "bookrec/error.h"
+#include "bookrec/topk.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-struct cand {
-    float score;
-    int32_t id;
-};
-
-/* a ranks before b: higher score, then smaller id. */
-static int better(const struct cand *a, const struct cand *b)
-{
-    return a->score > b->score || (a->score == b->score && a->id < b->id);
-}
-
-/* Min-heap of the k best so far (root = worst kept). */
-static void heap_push(struct cand *h, size_t *n, size_t k, struct cand c)
-{
-    size_t i;
-    if (*n < k) {
-        i = (*n)++;
-        while (i > 0 && better(&h[(i - 1) / 2], &c)) {
-            h[i] = h[(i - 1) / 2];
-            i = (i - 1) / 2;
-        }
-        h[i] = c;
-        return;
-    }
-    if (!better(&c, &h[0]))
-        return;
-    i = 0;
-    for (;;) {
-        size_t l = 2 * i + 1, r = l + 1, m = i;
-        struct cand *worst = &c;
-        if (l < *n && better(worst, &h[l]))
-            m = l, worst = &h[l];
-        if (r < *n && better(worst, &h[r]))
-            m = r;
-        if (m == i)
-            break;
-        h[i] = h[m];
-        i = m;
-    }
-    h[i] = c;
-}
-
-static int cmp_cand(const void *a, const void *b)
-{
-    return better(a, b) ? -1 : better(b, a) ? 1 : 0;
-}
-
 /* Selection state shared by the modes: a mask of blocked items and a heap. */
 struct sel {
     uint8_t *blocked;
-    struct cand *heap;
+    br_topk_item *heap;
     size_t n, k;
 };
 
@@ -94,7 +48,7 @@ static int sel_init(struct sel *s, size_t n_items, const br_rec_filter *flt, siz
 
 static void sel_done(struct sel *s, int32_t *ids, float *scores, size_t *n_out)
 {
-    qsort(s->heap, s->n, sizeof *s->heap, cmp_cand);
+    br_topk_sort(s->heap, s->n);
     for (size_t i = 0; i < s->n; i++) {
         ids[i] = s->heap[i].id;
         if (scores)
@@ -124,8 +78,8 @@ int br_rec_warm(const float *item_factors, size_t n_items, size_t f, const float
         return rc;
     for (size_t i = 0; i < n_items; i++)
         if (!s.blocked[i])
-            heap_push(s.heap, &s.n, k,
-                      (struct cand){dot(item_factors + i * f, user_vec, f), (int32_t)i});
+            br_topk_push(s.heap, &s.n, k,
+                         (br_topk_item){dot(item_factors + i * f, user_vec, f), (int32_t)i});
     sel_done(&s, ids, scores, n_out);
     return 0;
 }
@@ -162,7 +116,7 @@ int br_rec_cold(const float *book_vecs, const uint8_t *has_vec, size_t n_items, 
         if (s.blocked[i] || !has_vec[i])
             continue;
         double v = a * (cosv[i] - cmin) * cs + (1 - a) * (prior[i] - pmin) * ps;
-        heap_push(s.heap, &s.n, k, (struct cand){(float)v, (int32_t)i});
+        br_topk_push(s.heap, &s.n, k, (br_topk_item){(float)v, (int32_t)i});
     }
     free(cosv);
     sel_done(&s, ids, scores, n_out);
@@ -180,7 +134,7 @@ int br_rec_popular(const double *prior, size_t n_items, const br_rec_filter *flt
         return rc;
     for (size_t i = 0; i < n_items; i++)
         if (!s.blocked[i])
-            heap_push(s.heap, &s.n, k, (struct cand){(float)prior[i], (int32_t)i});
+            br_topk_push(s.heap, &s.n, k, (br_topk_item){(float)prior[i], (int32_t)i});
     sel_done(&s, ids, scores, n_out);
     return 0;
 }
@@ -227,7 +181,7 @@ int br_rec_similar(enum br_sim_mode mode, const float *als_unit, size_t fa,
             v += (1 - w) * dot(als_unit + i * fa, va, fa);
         if (vs)
             v += w * dot(subj_unit + i * fs, vs, fs);
-        heap_push(s.heap, &s.n, k, (struct cand){(float)v, (int32_t)i});
+        br_topk_push(s.heap, &s.n, k, (br_topk_item){(float)v, (int32_t)i});
     }
     sel_done(&s, ids, scores, n_out);
     return 0;

@@ -30,6 +30,7 @@
 #include "bookrec/npy.h"
 #include "bookrec/rankings.h"
 #include "bookrec/subject_emb.h"
+#include "bookrec/topk.h"
 #include "bookrec/train_data.h"
 #include "bookrec/vec.h"
 
@@ -141,47 +142,6 @@ struct rank_spec {
     const uint8_t *cand; /* n_items */
 };
 
-struct cand {
-    float s;
-    int32_t id;
-};
-
-static int better(const struct cand *x, const struct cand *y)
-{
-    return x->s > y->s || (x->s == y->s && x->id < y->id);
-}
-
-static void heap_push(struct cand *h, size_t *n, size_t k, struct cand c)
-{
-    size_t i;
-    if (*n < k) {
-        for (i = (*n)++; i > 0 && better(&h[(i - 1) / 2], &c); i = (i - 1) / 2)
-            h[i] = h[(i - 1) / 2];
-        h[i] = c;
-        return;
-    }
-    if (!better(&c, &h[0]))
-        return;
-    for (i = 0;;) {
-        size_t l = 2 * i + 1, r = l + 1, m = i;
-        const struct cand *worst = &c;
-        if (l < *n && better(worst, &h[l]))
-            m = l, worst = &h[l];
-        if (r < *n && better(worst, &h[r]))
-            m = r;
-        if (m == i)
-            break;
-        h[i] = h[m];
-        i = m;
-    }
-    h[i] = c;
-}
-
-static int cmp_cand(const void *a, const void *b)
-{
-    return better(a, b) ? -1 : better(b, a) ? 1 : 0;
-}
-
 /* Ranks every query of qs by spec; out gets the top KMAX lists. */
 static int rank_all(const struct rank_spec *sp, size_t n_items, const struct queries *qs,
                     br_lists *out)
@@ -204,7 +164,7 @@ static int rank_all(const struct rank_spec *sp, size_t n_items, const struct que
                         (int)pt->dim, pt->w, pt->Q + q0 * pt->dim, (int)pt->dim, pt->B,
                         (int)pt->dim, p == 0 ? 0.0f : 1.0f, S, (int)n_items);
         }
-        struct cand heaps[BLOCK][KMAX];
+        br_topk_item heaps[BLOCK][KMAX];
         size_t hn[BLOCK];
 #pragma omp parallel for schedule(dynamic, 4)
         for (size_t r = 0; r < bq; r++) {
@@ -233,8 +193,8 @@ static int rank_all(const struct rank_spec *sp, size_t n_items, const struct que
             hn[r] = 0;
             for (size_t i = 0; i < n_items; i++)
                 if (s[i] != -INFINITY)
-                    heap_push(heaps[r], &hn[r], KMAX, (struct cand){s[i], (int32_t)i});
-            qsort(heaps[r], hn[r], sizeof heaps[r][0], cmp_cand);
+                    br_topk_push(heaps[r], &hn[r], KMAX, (br_topk_item){s[i], (int32_t)i});
+            br_topk_sort(heaps[r], hn[r]);
         }
         for (size_t r = 0; r < bq && !rc; r++) {
             rc = lb_row(&b);
