@@ -111,7 +111,7 @@ size_t br_hnsw_memory(const br_hnsw *h);       /* bytes of vectors, links and la
 /* Copies the stored vector of label (as stored: normalized for cosine, without the
  * augmentation coordinate) into out[br_hnsw_dim()]. 0, BR_ENOENT. */
 int br_hnsw_get_vector(const br_hnsw *h, int32_t label, float *out);
-/* The distance kernel in use ("avx512", "avx2", "portable"), for benchmarks. */
+/* The distance kernel in use ("avx512", "avx2", "sse", "portable"), for benchmarks. */
 const char *br_hnsw_kernel(void);
 
 #endif

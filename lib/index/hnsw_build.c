@@ -195,8 +195,30 @@ static void connect(struct build *b, br__scratch *s, uint32_t q, size_t nw, uint
 
     node_lock(b, q);
     uint32_t *ql = br__links(h, q, level);
-    ql[0] = ns;
-    memcpy(ql + 1, sel, ns * sizeof *sel);
+    if (ql[0] == 0) {
+        ql[0] = ns;
+        memcpy(ql + 1, sel, ns * sizeof *sel);
+    } else {
+        /* Another thread already linked q here (it found q through a level above, while
+         * q was still being inserted): merge, never overwrite, or its link is lost. */
+        br__cand u[3 * BR__HNSW_MAX_M];
+        size_t m = 0;
+        const float *qv = br__vec(h, q);
+        for (uint32_t i = 0; i < ns; i++)
+            u[m++] = (br__cand){h->dot(qv, br__vec(h, sel[i]), h->dim_pad), sel[i]};
+        for (uint32_t j = 0; j < ql[0]; j++) {
+            int dup = 0;
+            for (uint32_t i = 0; i < ns && !dup; i++)
+                dup = sel[i] == ql[1 + j];
+            if (!dup)
+                u[m++] = (br__cand){h->dot(qv, br__vec(h, ql[1 + j]), h->dim_pad), ql[1 + j]};
+        }
+        br__cand_sort(u, m);
+        ql[0] = m <= max ? (uint32_t)m : select_heuristic(h, u, m, max, ql + 1);
+        if (m <= max)
+            for (size_t i = 0; i < m; i++)
+                ql[1 + i] = u[i].id;
+    }
     node_unlock(b, q);
 
     for (uint32_t i = 0; i < ns; i++) {
@@ -492,7 +514,7 @@ int br_hnsw_build(const float *vectors, size_t n, size_t dim, const int32_t *lab
         if (!s || br__scratch_reserve(s, 2 * (size_t)b.ef + 64, (size_t)b.ef + 1, 0))
             atomic_store(&failed, 1);
 #ifdef _OPENMP
-#pragma omp for schedule(dynamic, 64)
+#pragma omp for schedule(dynamic, 1) /* interleaved as hnswlib: early nodes see each other */
 #endif
         for (size_t i = 0; i < n; i++) {
             if (atomic_load_explicit(&failed, memory_order_relaxed))

@@ -67,9 +67,9 @@ typedef float (*br__dot_fn)(const float *a, const float *b, size_t n);
 typedef void (*br__dot_many_fn)(const float *q, const float *base, size_t stride,
                                 const uint32_t *ids, size_t m, size_t n, float *out);
 br__dot_many_fn br__dot_many_select(void);
-/* The kernel "portable", "avx2" or "avx512", or NULL when this CPU lacks it. */
+/* The kernel "portable", "sse", "avx2" or "avx512", or NULL when this CPU lacks it. */
 br__dot_fn br__dot_by_name(const char *name);
-/* The fastest kernel this CPU runs (AVX-512F, AVX2+FMA, or portable C). */
+/* The fastest kernel this CPU runs (AVX-512F, AVX2+FMA, SSE, or portable C). */
 br__dot_fn br__dot_select(void);
 const char *br__dot_name(void);
 float br__dot_portable(const float *a, const float *b, size_t n);

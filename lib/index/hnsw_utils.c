@@ -3,10 +3,10 @@
  *
  * Design decisions:
  * 1. One inner-product kernel per instruction set, chosen once at run time: AVX-512F, else
- *    AVX2+FMA, else portable C that GCC's SLP vectorizer turns into SSE at -O2. Vectors are
+ *    AVX2+FMA, else SSE (part of x86-64 itself), else portable C elsewhere. Vectors are
  *    padded with zeros to a multiple of 16 floats (64 bytes), so the kernels have no tail
- *    and every vector starts on a cache line. BOOKREC_SIMD=portable|avx2|avx512 forces one
- *    (for benchmarks); an unsupported request falls back to the best available.
+ *    and every vector starts on a cache line. BOOKREC_SIMD=portable|sse|avx2|avx512 forces
+ *    one (for benchmarks); an unsupported request falls back to the best available.
  * 2. Visited sets are arrays of 16-bit epochs (as hnswlib's VisitedList): a search bumps
  *    the epoch instead of clearing n entries, and clears only when the epoch wraps.
  * 3. Scratches live in a mutex-guarded free list owned by the index, so searches are
@@ -39,6 +39,27 @@ float br__dot_portable(const float *a, const float *b, size_t n)
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
 #define BR__HAVE_X86 1
+
+/* SSE is part of x86-64 itself: the floor on any x86-64 CPU (as Debian's hnswlib build). */
+static inline float hsum128(__m128 x)
+{
+    x = _mm_add_ps(x, _mm_movehl_ps(x, x));
+    x = _mm_add_ss(x, _mm_shuffle_ps(x, x, 1));
+    return _mm_cvtss_f32(x);
+}
+
+static float dot_sse(const float *a, const float *b, size_t n)
+{
+    __m128 s0 = _mm_setzero_ps(), s1 = _mm_setzero_ps(), s2 = _mm_setzero_ps(),
+           s3 = _mm_setzero_ps();
+    for (size_t i = 0; i < n; i += 16) {
+        s0 = _mm_add_ps(s0, _mm_mul_ps(_mm_loadu_ps(a + i), _mm_loadu_ps(b + i)));
+        s1 = _mm_add_ps(s1, _mm_mul_ps(_mm_loadu_ps(a + i + 4), _mm_loadu_ps(b + i + 4)));
+        s2 = _mm_add_ps(s2, _mm_mul_ps(_mm_loadu_ps(a + i + 8), _mm_loadu_ps(b + i + 8)));
+        s3 = _mm_add_ps(s3, _mm_mul_ps(_mm_loadu_ps(a + i + 12), _mm_loadu_ps(b + i + 12)));
+    }
+    return hsum128(_mm_add_ps(_mm_add_ps(s0, s1), _mm_add_ps(s2, s3)));
+}
 
 __attribute__((target("avx2,fma"))) static float dot_avx2(const float *a, const float *b,
                                                            size_t n)
@@ -105,6 +126,13 @@ dot_many_avx512(const float *q, const float *base, size_t stride, const uint32_t
         out[i] = dot_avx512(q, base + (size_t)ids[i] * stride, n);
 }
 
+static void dot_many_sse(const float *q, const float *base, size_t stride, const uint32_t *ids,
+                         size_t m, size_t n, float *out)
+{
+    for (size_t i = 0; i < m; i++)
+        out[i] = dot_sse(q, base + (size_t)ids[i] * stride, n);
+}
+
 __attribute__((target("avx2,fma"))) static void dot_many_avx2(const float *q, const float *base,
                                                                size_t stride, const uint32_t *ids,
                                                                size_t m, size_t n, float *out)
@@ -129,6 +157,8 @@ br__dot_many_fn br__dot_many_select(void)
         return dot_many_avx512;
     if (strcmp(name, "avx2") == 0)
         return dot_many_avx2;
+    if (strcmp(name, "sse") == 0)
+        return dot_many_sse;
 #endif
     (void)name;
     return dot_many_portable;
@@ -145,6 +175,8 @@ br__dot_fn br__dot_by_name(const char *name)
         return dot_avx2;
     if (strcmp(name, "avx512") == 0 && avx2 && __builtin_cpu_supports("avx512f"))
         return dot_avx512;
+    if (strcmp(name, "sse") == 0)
+        return dot_sse;
 #endif
     return NULL;
 }
@@ -155,15 +187,13 @@ static pthread_once_t g_dot_once = PTHREAD_ONCE_INIT;
 
 static void dot_init(void)
 {
-    static const char *const order[] = {"avx512", "avx2", "portable"};
+    static const char *const order[] = {"avx512", "avx2", "sse", "portable"};
     const char *want = getenv("BOOKREC_SIMD");
-    if (want && br__dot_by_name(want)) {
-        g_dot = br__dot_by_name(want);
-        g_dot_name = strcmp(want, "avx512") == 0 ? "avx512"
-                     : strcmp(want, "avx2") == 0 ? "avx2"
-                                                 : "portable";
-        return;
-    }
+    for (size_t i = 0; want && i < sizeof order / sizeof order[0]; i++)
+        if (strcmp(want, order[i]) == 0 && (g_dot = br__dot_by_name(order[i]))) {
+            g_dot_name = order[i];
+            return;
+        }
     for (size_t i = 0; i < sizeof order / sizeof order[0]; i++)
         if ((g_dot = br__dot_by_name(order[i]))) {
             g_dot_name = order[i];

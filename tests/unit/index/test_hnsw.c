@@ -468,10 +468,10 @@ TEST(hnsw_kernels_agree)
         a[i] = vg_gauss(&s);
         b[i] = vg_gauss(&s);
     }
-    const char *names[3] = {"portable", "avx2", "avx512"};
+    const char *names[4] = {"portable", "sse", "avx2", "avx512"};
     for (size_t dim = 16; dim <= 80; dim += 16) {
         float want = vg_dot(a, b, dim);
-        for (int k = 0; k < 3; k++) {
+        for (int k = 0; k < 4; k++) {
             br__dot_fn f = br__dot_by_name(names[k]);
             if (f)
                 ASSERT_NEAR(f(a, b, dim), want, 1e-4);
