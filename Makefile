@@ -12,7 +12,7 @@
 #           WERROR=1 (CI sets it), CC=clang.
 
 CC ?= cc
-PKGS := sqlite3 jansson libxxhash openblas lapacke
+PKGS := sqlite3 jansson libxxhash openblas lapacke libmicrohttpd libcurl
 SANITIZER ?=
 BUILD ?= build$(if $(SANITIZER),-$(subst $(comma),-,$(SANITIZER)))
 comma := ,
@@ -38,18 +38,23 @@ LDLIBS += -fsanitize=$(SANITIZER)
 endif
 
 LIB_SRC := $(sort $(wildcard lib/*/*.c))
+SERVER_SRC := $(sort $(wildcard server/*.c))
 CLI_SRC := $(sort $(wildcard cli/*.c))
 TEST_SRC := tests/unit/main.c $(sort $(wildcard tests/unit/*/*.c))
+LOAD_SRC := $(sort $(wildcard tests/load/*.c))
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_NAMES := $(patsubst tests/fuzz/fuzz_%.c,%,$(FUZZ_SRC))
 MIGRATIONS := $(sort $(wildcard lib/store/migrations/*.sql))
 
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/migrations.o
+SERVER_OBJ := $(SERVER_SRC:%.c=$(BUILD)/obj/%.o)
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
 
 BIN := $(BUILD)/bookrec
 LIBA := $(BUILD)/libbookrec.a
+SERVERA := $(BUILD)/libbookrec-server.a
+LOADGEN := $(BUILD)/loadgen
 UNIT := $(BUILD)/unit-tests
 
 .PHONY: all deps run test unit fuzz-replay integration fuzz bench-import bench-quality bench-ann \
@@ -76,17 +81,29 @@ $(LIBA): $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BIN): $(CLI_OBJ) $(LIBA)
-	$(CC) -o $@ $(CLI_OBJ) $(LIBA) $(LDLIBS)
+# The server composes the library; the library never links the server.
+$(SERVERA): $(SERVER_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
 
-$(UNIT): $(TEST_OBJ) $(LIBA)
-	$(CC) -o $@ $(TEST_OBJ) $(LIBA) $(LDLIBS)
+$(BIN): $(CLI_OBJ) $(SERVERA) $(LIBA)
+	$(CC) -o $@ $(CLI_OBJ) $(SERVERA) $(LIBA) $(LDLIBS)
 
-$(BUILD)/obj/tests/%.o: ALL_CFLAGS += -Itests
+$(UNIT): $(TEST_OBJ) $(SERVERA) $(LIBA)
+	$(CC) -o $@ $(TEST_OBJ) $(SERVERA) $(LIBA) $(LDLIBS)
+
+# Load generator for the services (tests/load/): a client of the server library.
+$(LOADGEN): $(LOAD_SRC) $(SERVERA) $(LIBA)
+	$(CC) $(ALL_CFLAGS) -Iserver -o $@ $(LOAD_SRC) $(SERVERA) $(LIBA) $(LDLIBS)
+
+$(BUILD)/obj/tests/%.o: ALL_CFLAGS += -Itests -Iserver
+$(BUILD)/obj/server/%.o: ALL_CFLAGS += -Iserver
+$(BUILD)/obj/cli/%.o: ALL_CFLAGS += -Iserver
 
 # Each fuzz driver also links with a replay main, so its corpus runs under gcc.
-$(BUILD)/fuzz-replay-%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(LIBA)
-	$(CC) $(ALL_CFLAGS) -Itests -o $@ tests/fuzz/fuzz_$*.c tests/fuzz/replay.c $(LIBA) $(LDLIBS)
+$(BUILD)/fuzz-replay-%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(SERVERA) $(LIBA)
+	$(CC) $(ALL_CFLAGS) -Itests -Iserver -o $@ tests/fuzz/fuzz_$*.c tests/fuzz/replay.c \
+	    $(SERVERA) $(LIBA) $(LDLIBS)
 
 unit: $(UNIT)
 	$(UNIT)
@@ -94,8 +111,9 @@ unit: $(UNIT)
 fuzz-replay: $(FUZZ_NAMES:%=$(BUILD)/fuzz-replay-%)
 	@for f in $(FUZZ_NAMES); do $(BUILD)/fuzz-replay-$$f tests/fuzz/corpus/$$f || exit 1; done
 
-integration: $(BIN)
-	BOOKREC_BIN=$(abspath $(BIN)) /usr/bin/python3 -m pytest -q tests/integration
+integration: $(BIN) $(LOADGEN)
+	BOOKREC_BIN=$(abspath $(BIN)) BOOKREC_LOADGEN=$(abspath $(LOADGEN)) \
+	    /usr/bin/python3 -m pytest -q tests/integration
 
 test: deps
 	$(MAKE) unit
@@ -107,10 +125,11 @@ FUZZ ?= csv
 FUZZ_SECONDS ?= 60
 fuzz:
 	$(MAKE) BUILD=build-fuzz CC=clang NO_OMP=1 SANITIZER=fuzzer-no-link,address,undefined \
-	    build-fuzz/libbookrec.a
-	clang -std=c11 -D_GNU_SOURCE -g -O1 -Iinclude -Itests $(shell pkg-config --cflags $(PKGS)) \
+	    build-fuzz/libbookrec.a build-fuzz/libbookrec-server.a
+	clang -std=c11 -D_GNU_SOURCE -g -O1 -Iinclude -Itests -Iserver $(shell pkg-config --cflags $(PKGS)) \
 	    -fsanitize=fuzzer,address,undefined -o build-fuzz/fuzz-$(FUZZ) tests/fuzz/fuzz_$(FUZZ).c \
-	    build-fuzz/libbookrec.a $(shell pkg-config --libs $(PKGS)) -lm -lpthread
+	    build-fuzz/libbookrec-server.a build-fuzz/libbookrec.a $(shell pkg-config --libs $(PKGS)) \
+	    -lm -lpthread
 	@mkdir -p tests/fuzz/crashes build-fuzz/corpus-$(FUZZ)
 	build-fuzz/fuzz-$(FUZZ) -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=tests/fuzz/crashes/ \
 	    -max_len=4096 -print_final_stats=0 build-fuzz/corpus-$(FUZZ) tests/fuzz/corpus/$(FUZZ) \

@@ -13,6 +13,9 @@ int cmd_config(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_version(int argc, char **argv);
+int cmd_publish(int argc, char **argv); /* cmd_publish.c */
+int cmd_versions(int argc, char **argv); /* cmd_versions.c */
+int cmd_serve(int argc, char **argv);   /* cmd_serve.c */
 
 extern const char *cli_config_path;
 void cli_add_set(const char *pair);

@@ -11,7 +11,11 @@ PKGS=(
     libxxhash-dev                  # hashing
     libopenblas-openmp-dev         # BLAS, the OpenMP build (no thread fight inside our regions)
     liblapacke-dev                 # LAPACKE (exact Cholesky solves for checking ALS)
+    libmicrohttpd-dev              # HTTP server (model services, gateway)
+    libcurl4-openssl-dev           # HTTP client (gateway -> services)
     python3-pytest                 # black-box CLI/integration tests (/usr/bin/python3)
+    python3-requests               # black-box HTTP tests
+    python3-numpy                  # tests read .npy artifacts; benchmark baselines
     postgresql                     # migrations are checked against a real PostgreSQL
 )
 PKGS+=("$@")

@@ -63,6 +63,15 @@
     X(DOUBLE, "popularity.bayes_m", "30", 0, 1e9, "Prior weight of the Bayesian average")          \
     X(INT, "features.fav_subjects_k", "10", 1, 1e6, "Favorite subjects kept per user")             \
     X(INT, "models.warm_min_ratings", "5", 0, 1e9, "Ratings a user needs for warm models")         \
+    X(STRING, "serve.listen", "127.0.0.1:8090", 0, 0, "Address of a model service (serve --role)") \
+    X(INT, "serve.threads", "4", 1, 1024, "HTTP worker threads of a server")                     \
+    X(INT, "serve.max_body", "1048576", 1024, 1 << 30, "Largest request body, in bytes")          \
+    X(INT, "serve.grace_ms", "10000", 0, 3600000, "How long a service keeps the previous version") \
+    X(STRING, "serve.admin_token", "", 0, 0, "Token for /admin calls (empty: admin calls refused)") \
+    X(STRING, "serve.service_token", "", 0, 0, "Bearer token required between gateway and services (empty: none)") \
+    X(STRING, "serve.services", "", 0, 0, "Remote services: role=URL,... (empty: all in process)") \
+    X(STRING, "serve.subject_pool", "perdim", 0, 0, "Subject model served: perdim, scalar or mean") \
+    X(STRING, "serve.prior", "count", 0, 0, "Cold-blend prior: count or bayes")                   \
     X(STRING, "log.level", "info", 0, 0, "Log level: error, warn, info or debug")
 
 /* Environment names other than BOOKREC_<KEY>; applied before the canonical name, so the
@@ -202,6 +211,9 @@ int br__config_parse(enum br_config_type type, double min, double max, const cha
 
 static int parse_value(const struct keydef *k, const char *text, struct entry *e)
 {
+    /* A string key whose default is empty is optional (a token): empty means unset. */
+    if (k->type == BR_CFG_STRING && !text[0] && !k->def[0])
+        return 0;
     return br__config_parse(k->type, k->min, k->max, text, &e->i, &e->d, &e->b);
 }
 

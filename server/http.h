@@ -1,0 +1,114 @@
+/* HTTP plumbing shared by the model services and the gateway: a server on
+ * libmicrohttpd, a keep-alive client on libcurl, and the JSON error format of
+ * DESIGN.md §8 ({"error":{"code":"...","message":"..."}}).
+ *
+ * Design decisions:
+ * 1. The server hands a handler one complete request (method, path, query,
+ *    headers, body, already limited in size) and takes one complete response.
+ *    Bodies over the limit are refused with 413 before the handler runs;
+ *    headers over the limit with 431. No streaming here (SSE comes later).
+ * 2. Handlers run on libmicrohttpd's thread pool (internal polling, epoll);
+ *    they must be thread-safe.
+ * 3. The client keeps a pool of curl easy handles, each holding its own
+ *    keep-alive connection; a call takes a handle from the pool (or makes
+ *    one) and returns it, so any number of threads may call at once.
+ */
+#ifndef BOOKREC_SERVER_HTTP_H
+#define BOOKREC_SERVER_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- server ---- */
+
+typedef struct br_http_req {
+    const char *method;   /* "GET", "POST", ... */
+    const char *path;     /* "/similar" (no query string) */
+    const char *body;     /* NUL-terminated copy of the body ("" when none) */
+    size_t body_len;
+    void *conn;           /* internal: for br_http_req_header / br_http_req_query */
+} br_http_req;
+
+/* A request header (case-insensitive name) or query argument; NULL when absent. */
+const char *br_http_req_header(const br_http_req *r, const char *name);
+const char *br_http_req_query(const br_http_req *r, const char *name);
+
+#define BR_HTTP_MAX_RESP_HEADERS 8
+
+typedef struct br_http_resp {
+    int status;                /* default 200 */
+    const char *content_type;  /* default "application/json" */
+    char *body;                /* malloc'd, freed by the server after sending; may be NULL */
+    size_t body_len;
+    struct {
+        char name[64];
+        char value[256];
+    } headers[BR_HTTP_MAX_RESP_HEADERS];
+    int n_headers;
+} br_http_resp;
+
+/* Adds a response header (silently ignored beyond BR_HTTP_MAX_RESP_HEADERS or
+ * when the value would be truncated: callers keep values short). */
+void br_http_resp_header(br_http_resp *resp, const char *name, const char *value);
+/* Sets a JSON body (copies text). */
+int br_http_resp_json_text(br_http_resp *resp, int status, const char *json, size_t len);
+/* Sets the body {"error":{"code":code,"message":message}}; the message is
+ * JSON-escaped, never echoed raw. */
+void br_http_resp_error(br_http_resp *resp, int status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+typedef void (*br_http_handler)(void *ctx, const br_http_req *req, br_http_resp *resp);
+
+typedef struct br_http_server_opts {
+    const char *listen;      /* "127.0.0.1:8081", "[::1]:8081", ":8081" (all interfaces) */
+    size_t max_body;         /* bytes; default 1 MiB */
+    size_t max_header;       /* bytes of all request headers; default 16 KiB */
+    unsigned threads;        /* thread pool size; default 4 */
+    unsigned timeout_s;      /* idle connection timeout; default 30 */
+} br_http_server_opts;
+
+typedef struct br_http_server br_http_server;
+
+/* Starts listening and serving in background threads. err gets a one-line
+ * reason on failure (e.g. the port is taken). 0, BR_EINVAL, BR_EIO. */
+int br_http_server_start(const br_http_server_opts *o, br_http_handler h, void *ctx,
+                         br_http_server **out, char *err, size_t errcap);
+/* The port actually bound (useful with port 0). */
+unsigned br_http_server_port(const br_http_server *s);
+/* Stops accepting, finishes in-flight requests, frees. NULL is fine. */
+void br_http_server_stop(br_http_server *s);
+
+/* ---- client ---- */
+
+typedef struct br_http_client br_http_client;
+
+typedef struct br_http_client_opts {
+    const char *base_url;    /* "http://127.0.0.1:8081" */
+    long timeout_ms;         /* whole request; default 5000 */
+    long connect_timeout_ms; /* default 1000 */
+    const char *bearer;      /* sent as Authorization: Bearer ... when set */
+    size_t max_response;     /* bytes; default 16 MiB */
+} br_http_client_opts;
+
+int br_http_client_new(const br_http_client_opts *o, br_http_client **out);
+void br_http_client_free(br_http_client *c);
+
+typedef struct br_http_result {
+    int status;              /* HTTP status, or 0 when no response arrived */
+    char *body;              /* malloc'd, NUL-terminated; caller frees */
+    size_t body_len;
+    char version[80];        /* X-Model-Version of the response, "" when absent */
+    char loaded[200];        /* X-Model-Versions of the response, "" when absent */
+    char error[160];         /* transport error text when status == 0 */
+} br_http_result;
+
+/* method "GET" (body NULL) or "POST" (body JSON). extra_headers: NULL or a
+ * NULL-terminated list of "Name: value" lines. Thread-safe. Returns 0 when a
+ * response arrived (any status), BR_EIO on a transport failure (res->error
+ * says which), BR_ELIMIT when the response exceeded max_response. */
+int br_http_client_call(br_http_client *c, const char *method, const char *path,
+                        const char *body, size_t body_len, const char *const *extra_headers,
+                        br_http_result *res);
+void br_http_result_free(br_http_result *res);
+
+#endif
