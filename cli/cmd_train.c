@@ -23,6 +23,8 @@ int cmd_train(int argc, char **argv)
     br_config *cfg = cli_config();
     const char *out = NULL, *v;
     unsigned pools = 0;
+    unsigned long long seed = 42;
+    int have_seed = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             printf("usage: bookrec train [--db PATH] --out DIR [--pool perdim|scalar|mean]...\n\n"
@@ -35,6 +37,7 @@ int cmd_train(int argc, char **argv)
                    "  --db PATH     SQLite database (config db.path)\n"
                    "  --out DIR     output directory (created)\n"
                    "  --pool KIND   train only these pooling kinds (repeatable; default all)\n"
+                   "  --seed N      seed of ALS and the subject models (default 42)\n"
                    "Model settings: config keys als.*, subject.*, popularity.bayes_m,\n"
                    "models.warm_min_ratings (bookrec config show).\n");
             return 0;
@@ -42,6 +45,12 @@ int cmd_train(int argc, char **argv)
             cli_flag(cfg, "db.path", v);
         } else if ((v = cli_opt(argc, argv, &i, "--out"))) {
             out = v;
+        } else if ((v = cli_opt(argc, argv, &i, "--seed"))) {
+            char *end;
+            seed = strtoull(v, &end, 10);
+            if (!*v || *end)
+                cli_die("train: --seed takes a non-negative integer, not %s", v);
+            have_seed = 1;
         } else if ((v = cli_opt(argc, argv, &i, "--pool"))) {
             br_semb_pool_kind k;
             if (br_semb_pool_parse(v, &k) != 0)
@@ -78,6 +87,8 @@ int cmd_train(int argc, char **argv)
     o.semb.batch = (size_t)br_config_int(cfg, "subject.batch");
     o.generic_positives = br_config_bool(cfg, "subject.generic_positives");
 
+    if (have_seed)
+        o.als.seed = o.semb.seed = seed;
     br_store *st = open_db(cfg);
     char err[1024];
     json_t *m = NULL;

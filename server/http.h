@@ -57,6 +57,12 @@ int br_http_resp_json_text(br_http_resp *resp, int status, const char *json, siz
 void br_http_resp_error(br_http_resp *resp, int status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+/* Appends s (NUL-terminated) as the inside of a JSON string at out[at..cap):
+ * quotes, backslashes and control characters escaped, invalid UTF-8 replaced by
+ * U+FFFD, truncated at a character boundary to fit; out stays NUL-terminated.
+ * Returns the new length. For building JSON by hand from untrusted text. */
+size_t br_http_json_escape(char *out, size_t cap, size_t at, const char *s);
+
 typedef void (*br_http_handler)(void *ctx, const br_http_req *req, br_http_resp *resp);
 
 typedef struct br_http_server_opts {
@@ -75,7 +81,21 @@ int br_http_server_start(const br_http_server_opts *o, br_http_handler h, void *
                          br_http_server **out, char *err, size_t errcap);
 /* The port actually bound (useful with port 0). */
 unsigned br_http_server_port(const br_http_server *s);
-/* Stops accepting, finishes in-flight requests, frees. NULL is fine. */
+/* Counters of a running server (for /metrics and tests); all monotonic except
+ * the two "open"/"in flight" gauges. */
+typedef struct br_http_server_stats {
+    uint64_t connections_total; /* TCP connections accepted */
+    uint64_t connections_open;
+    uint64_t requests_total;    /* requests whose headers arrived */
+    uint64_t in_flight;         /* requests not yet answered */
+    uint64_t refused_body;      /* answered 413 */
+    uint64_t refused_header;    /* answered 431 by us (MHD may answer 431 itself first) */
+} br_http_server_stats;
+
+void br_http_server_get_stats(const br_http_server *s, br_http_server_stats *out);
+
+/* Stops accepting, finishes in-flight requests (waiting at most timeout_s),
+ * closes idle connections, frees. NULL is fine. */
 void br_http_server_stop(br_http_server *s);
 
 /* ---- client ---- */

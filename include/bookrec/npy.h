@@ -1,7 +1,8 @@
 /* NumPy .npy files (format 1.0): how dense model arrays are stored, so that
  * numpy reads them (np.load, mmap_mode="r") and we map them without copying.
  *
- * Supported dtypes: '<f4' float32, '<i4' int32, '<i8' int64; C order; 1 or 2
+ * Supported dtypes: '<f4' float32, '<i4' int32, '<i8' int64, '<f8' float64, '|u1' uint8
+ * (flags); C order; 1 or 2
  * dimensions. The loader validates the magic, version, header, dtype, shape
  * against the file length before handing out a pointer. */
 #ifndef BOOKREC_NPY_H
@@ -10,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum br_npy_dtype { BR_NPY_F32 = 1, BR_NPY_I32 = 2, BR_NPY_I64 = 3 };
+enum br_npy_dtype { BR_NPY_F32 = 1, BR_NPY_I32 = 2, BR_NPY_I64 = 3, BR_NPY_F64 = 4, BR_NPY_U8 = 5 };
 
 /* Writes rows x cols (cols 0 = a 1-D array of rows elements), atomically:
  * a temp file, fsync, rename. */

@@ -28,12 +28,19 @@
 
 static const char *descr_of(enum br_npy_dtype t)
 {
-    return t == BR_NPY_F32 ? "<f4" : t == BR_NPY_I32 ? "<i4" : t == BR_NPY_I64 ? "<i8" : NULL;
+    switch (t) {
+    case BR_NPY_F32: return "<f4";
+    case BR_NPY_I32: return "<i4";
+    case BR_NPY_I64: return "<i8";
+    case BR_NPY_F64: return "<f8";
+    case BR_NPY_U8: return "|u1";
+    }
+    return NULL;
 }
 
 static size_t size_of(enum br_npy_dtype t)
 {
-    return t == BR_NPY_I64 ? 8 : 4;
+    return t == BR_NPY_I64 || t == BR_NPY_F64 ? 8 : t == BR_NPY_U8 ? 1 : 4;
 }
 
 int br_npy_write(const char *path, enum br_npy_dtype dtype, const void *data, size_t rows,
@@ -147,6 +154,10 @@ int br_npy_parse(const void *buf, size_t len, br_npy *out)
         out->dtype = BR_NPY_I32;
     else if (end - d >= 5 && !memcmp(d, "'<i8'", 5))
         out->dtype = BR_NPY_I64;
+    else if (end - d >= 5 && !memcmp(d, "'<f8'", 5))
+        out->dtype = BR_NPY_F64;
+    else if (end - d >= 5 && !memcmp(d, "'|u1'", 5))
+        out->dtype = BR_NPY_U8;
     else
         return BR_EFORMAT;
     if (end - f < 5 || memcmp(f, "False", 5) != 0)

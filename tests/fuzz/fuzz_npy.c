@@ -11,7 +11,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (br_npy_parse(data, size, &a) != 0)
         return 0;
     size_t n = a.cols ? a.rows * a.cols : a.rows;
-    size_t el = a.dtype == BR_NPY_I64 ? 8 : 4;
+    size_t el = a.dtype == BR_NPY_I64 || a.dtype == BR_NPY_F64 ? 8 : a.dtype == BR_NPY_U8 ? 1 : 4;
     const uint8_t *p = a.data;
     if (p < data || p + n * el != data + size)
         abort();

@@ -1,0 +1,252 @@
+/* Service clients (in-process and HTTP) and the version router (see svc_client.h). */
+#include "svc_client.h"
+
+#include "http.h"
+
+#include "bookrec/error.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct br_svc_client {
+    br_service *local;
+    br_http_client *http;
+};
+
+int br_svc_client_local(br_service *s, br_svc_client **out)
+{
+    *out = NULL;
+    if (!s)
+        return BR_EINVAL;
+    br_svc_client *c = calloc(1, sizeof *c);
+    if (!c)
+        return BR_ENOMEM;
+    c->local = s;
+    *out = c;
+    return 0;
+}
+
+int br_svc_client_remote(const char *base_url, const char *token, long timeout_ms,
+                         br_svc_client **out)
+{
+    *out = NULL;
+    br_svc_client *c = calloc(1, sizeof *c);
+    if (!c)
+        return BR_ENOMEM;
+    br_http_client_opts o = {.base_url = base_url,
+                             .timeout_ms = timeout_ms > 0 ? timeout_ms : 5000,
+                             .connect_timeout_ms = 1000,
+                             .bearer = token && token[0] ? token : NULL};
+    int rc = br_http_client_new(&o, &c->http);
+    if (rc) {
+        free(c);
+        return rc;
+    }
+    *out = c;
+    return 0;
+}
+
+void br_svc_client_free(br_svc_client *c)
+{
+    if (!c)
+        return;
+    br_http_client_free(c->http);
+    free(c);
+}
+
+int br_svc_client_call(br_svc_client *c, const char *endpoint, const json_t *req,
+                       const char *version, br_svc_reply *out)
+{
+    if (c->local) {
+        br_service_call(c->local, endpoint, req, version, out);
+        return 0;
+    }
+    memset(out, 0, sizeof *out);
+    char *body = json_dumps(req, JSON_COMPACT);
+    char hdr[128];
+    const char *headers[2] = {NULL, NULL};
+    if (version && version[0]) {
+        snprintf(hdr, sizeof hdr, "X-Model-Version: %s", version);
+        headers[0] = hdr;
+    }
+    br_http_result res;
+    int rc = body ? br_http_client_call(c->http, "POST", endpoint, body, strlen(body), headers,
+                                        &res)
+                  : BR_ENOMEM;
+    free(body);
+    if (rc) {
+        br_svc_error(out, 0, "unreachable", "the service did not answer: %s",
+                     rc == BR_ENOMEM ? "out of memory" : res.error);
+        if (rc != BR_ENOMEM)
+            br_http_result_free(&res);
+        return BR_EIO;
+    }
+    out->status = res.status;
+    snprintf(out->version, sizeof out->version, "%s", res.version);
+    snprintf(out->loaded, sizeof out->loaded, "%s", res.loaded);
+    json_error_t je;
+    out->body = json_loadb(res.body ? res.body : "", res.body_len, 0, &je);
+    if (!out->body)
+        br_svc_error(out, res.status, "bad_reply", "the service's reply is not JSON");
+    br_http_result_free(&res);
+    return 0;
+}
+
+int br_svc_client_health(br_svc_client *c, json_t **out)
+{
+    *out = NULL;
+    if (c->local) {
+        *out = br_service_health(c->local);
+        return *out ? 0 : BR_ENOMEM;
+    }
+    br_http_result res;
+    if (br_http_client_call(c->http, "GET", "/health", NULL, 0, NULL, &res) != 0)
+        return BR_EIO;
+    if (res.status == 200)
+        *out = json_loadb(res.body ? res.body : "", res.body_len, 0, NULL);
+    br_http_result_free(&res);
+    return *out ? 0 : BR_EIO;
+}
+
+/* ---- router ---- */
+
+struct view {
+    char cur[64], prev[64];
+};
+
+struct br_router {
+    br_svc_client *clients[BR_ROLE_COUNT];
+    pthread_mutex_t mu;
+    struct view views[BR_ROLE_COUNT];
+    double refreshed_at;
+};
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+int br_router_new(br_svc_client *const clients[BR_ROLE_COUNT], br_router **out)
+{
+    *out = NULL;
+    br_router *r = calloc(1, sizeof *r);
+    if (!r)
+        return BR_ENOMEM;
+    memcpy(r->clients, clients, sizeof r->clients);
+    if (pthread_mutex_init(&r->mu, NULL) != 0) {
+        free(r);
+        return BR_ENOMEM;
+    }
+    *out = r;
+    return 0;
+}
+
+void br_router_free(br_router *r)
+{
+    if (!r)
+        return;
+    pthread_mutex_destroy(&r->mu);
+    free(r);
+}
+
+/* "cur,prev" (X-Model-Versions) into a view. */
+static void parse_loaded(const char *loaded, struct view *v)
+{
+    size_t c = strcspn(loaded, ",");
+    snprintf(v->cur, sizeof v->cur, "%.*s", (int)(c < 63 ? c : 63), loaded);
+    snprintf(v->prev, sizeof v->prev, "%s", loaded[c] ? loaded + c + 1 : "");
+}
+
+int br_router_refresh(br_router *r)
+{
+    struct view v[BR_ROLE_COUNT];
+    int rc = 0;
+    for (int i = 0; i < BR_ROLE_COUNT; i++) {
+        json_t *h;
+        memset(&v[i], 0, sizeof v[i]);
+        if (br_svc_client_health(r->clients[i], &h) != 0) {
+            rc = BR_EIO;
+            continue;
+        }
+        /* A host of several services answers with one entry per role. */
+        const json_t *e = h, *x;
+        size_t k;
+        json_array_foreach(json_object_get(h, "services"), k, x)
+            if (!strcmp(json_string_value(json_object_get(x, "role")) ?: "",
+                        br_role_name((enum br_role_id)i)))
+                e = x;
+        const char *cur = json_string_value(json_object_get(e, "version"));
+        const char *prev = json_string_value(json_object_get(e, "previous"));
+        snprintf(v[i].cur, sizeof v[i].cur, "%s", cur ? cur : "");
+        snprintf(v[i].prev, sizeof v[i].prev, "%s", prev ? prev : "");
+        json_decref(h);
+    }
+    pthread_mutex_lock(&r->mu);
+    memcpy(r->views, v, sizeof v);
+    r->refreshed_at = now_s();
+    pthread_mutex_unlock(&r->mu);
+    return rc;
+}
+
+static int holds(const struct view *v, const char *id)
+{
+    return id[0] && (!strcmp(v->cur, id) || !strcmp(v->prev, id));
+}
+
+/* Called with r->mu held. */
+static int pick_locked(br_router *r, char *version, size_t cap)
+{
+    const char *best = NULL;
+    int best_cur = -1;
+    for (int i = 0; i < BR_ROLE_COUNT; i++) {
+        const char *cands[2] = {r->views[i].cur, r->views[i].prev};
+        for (int c = 0; c < 2; c++) {
+            const char *id = cands[c];
+            int all = 1, ncur = 0;
+            for (int j = 0; j < BR_ROLE_COUNT && all; j++) {
+                all = holds(&r->views[j], id);
+                ncur += !strcmp(r->views[j].cur, id);
+            }
+            if (all && (ncur > best_cur || (ncur == best_cur && strcmp(id, best) > 0))) {
+                best = id;
+                best_cur = ncur;
+            }
+        }
+    }
+    if (!best)
+        return BR_ENOENT;
+    snprintf(version, cap, "%s", best);
+    return 0;
+}
+
+int br_router_pick(br_router *r, char *version, size_t cap)
+{
+    pthread_mutex_lock(&r->mu);
+    int stale = now_s() - r->refreshed_at > 0.25;
+    int rc = stale ? BR_ENOENT : pick_locked(r, version, cap);
+    pthread_mutex_unlock(&r->mu);
+    if (rc == 0)
+        return 0;
+    br_router_refresh(r);
+    pthread_mutex_lock(&r->mu);
+    rc = pick_locked(r, version, cap);
+    pthread_mutex_unlock(&r->mu);
+    return rc;
+}
+
+int br_router_call(br_router *r, enum br_role_id role, const char *endpoint, const json_t *req,
+                   const char *version, br_svc_reply *out)
+{
+    int rc = br_svc_client_call(r->clients[role], endpoint, req, version, out);
+    if (rc == 0 && out->loaded[0]) {
+        pthread_mutex_lock(&r->mu);
+        parse_loaded(out->loaded, &r->views[role]);
+        pthread_mutex_unlock(&r->mu);
+    }
+    return rc;
+}
