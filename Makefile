@@ -7,6 +7,7 @@
 #   make bench-import    import throughput and peak memory (bench/import.md)
 #   make bench-quality   train + evaluate every model on the real data (bench/quality.md)
 #   make bench-ann       HNSW vs hnswlib vs FAISS (bench/ann.md); bench-ann-large: 1M x 64
+#   make bench-services  each model service's endpoints over HTTP (bench/services.md)
 #   make build/bench-X   any bench/X.c benchmark program, linked with the library
 # Switches: SANITIZER=address|undefined|thread (also "address,undefined"), NO_OMP=1,
 #           WERROR=1 (CI sets it), CC=clang.
@@ -31,6 +32,10 @@ ALL_CFLAGS += -fopenmp
 LDLIBS += -fopenmp
 else
 ALL_CFLAGS += -Wno-unknown-pragmas # the OpenMP pragmas are meant to be ignored then
+endif
+ifneq ($(findstring thread,$(SANITIZER)),)
+# ifunc resolvers (function multi-versioning) run before the TSan runtime is up and crash.
+ALL_CFLAGS += -DBR_NO_CLONES
 endif
 ifneq ($(SANITIZER),)
 ALL_CFLAGS += -fsanitize=$(SANITIZER) -fno-omit-frame-pointer -fno-sanitize-recover=all
@@ -58,7 +63,7 @@ LOADGEN := $(BUILD)/loadgen
 UNIT := $(BUILD)/unit-tests
 
 .PHONY: all deps run test unit fuzz-replay integration fuzz bench-import bench-quality bench-ann \
-        bench-ann-large clean format
+        bench-ann-large bench-services clean format
 all: $(BIN)
 
 deps:
@@ -152,6 +157,9 @@ bench-quality: deps $(BIN)
 
 bench-ann: deps $(BIN) $(BUILD)/bench-ann
 	BENCH_BIN=$(BUILD)/bench-ann bash bench/ann.sh
+
+bench-services: deps $(BIN) $(LOADGEN)
+	bash bench/services.sh
 
 bench-ann-large: deps $(BIN) $(BUILD)/bench-ann
 	BENCH_BIN=$(BUILD)/bench-ann bash bench/ann.sh --large

@@ -3,7 +3,9 @@
 # Imports the real data (../shared/data or $BOOKREC_DATA) or, when it is absent,
 # a synthetic catalog written by `bookrec demo-data`; makes the frozen
 # evaluation split with its train-only features and exports it; trains every
-# model on the train fold and evaluates them (warm, cold, similarity).
+# model on the train fold and evaluates them (warm, cold, similarity); publishes
+# the result as a model version and serves it: the five model services in one
+# process on http://127.0.0.1:8090 ($PORT overrides), until interrupted.
 # Re-running is incremental: the database in var/ is kept.
 set -euo pipefail
 BIN=${BOOKREC_BIN:-build/bookrec}
@@ -24,6 +26,11 @@ fi
 "$BIN" split --db "$DB" --export "$VAR/split"
 "$BIN" train --db "$DB" --out "$VAR/model"
 "$BIN" eval --db "$DB" --model "$VAR/model" --report-json "$VAR/eval-report.json"
+"$BIN" publish --db "$DB" --model "$VAR/model" --artifacts "$VAR/artifacts" \
+    --eval-report "$VAR/eval-report.json"
 echo
 echo "run: database $DB, import report $VAR/import-report.json, split exported to $VAR/split/,"
-echo "run: models in $VAR/model/, evaluation report $VAR/eval-report.json"
+echo "run: models in $VAR/model/, evaluation report $VAR/eval-report.json,"
+echo "run: model versions in $VAR/artifacts/ (bookrec versions list)"
+echo "run: serving the model services (docs/services.md); Ctrl-C stops"
+exec "$BIN" serve --artifacts "$VAR/artifacts" --listen "127.0.0.1:${PORT:-8090}"

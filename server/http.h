@@ -6,9 +6,15 @@
  * 1. The server hands a handler one complete request (method, path, query,
  *    headers, body, already limited in size) and takes one complete response.
  *    Bodies over the limit are refused with 413 before the handler runs;
- *    headers over the limit with 431. No streaming here (SSE comes later).
- * 2. Handlers run on libmicrohttpd's thread pool (internal polling, epoll);
- *    they must be thread-safe.
+ *    headers over the limit with 431 (a request line or header block too big
+ *    for libmicrohttpd's per-connection memory gets its own 414/431, plain
+ *    text, and the connection is closed; a chunked body far over the limit
+ *    closes the connection unanswered). No streaming here (SSE comes later).
+ * 2. libmicrohttpd does the I/O on its internal epoll thread; handlers run on
+ *    a pool of `threads` worker threads fed by a queue (suspend/resume), not
+ *    on MHD's own thread pool, which pins each connection to one thread and
+ *    so serialises a gateway's few keep-alive connections. Handlers must be
+ *    thread-safe.
  * 3. The client keeps a pool of curl easy handles, each holding its own
  *    keep-alive connection; a call takes a handle from the pool (or makes
  *    one) and returns it, so any number of threads may call at once.
@@ -69,7 +75,7 @@ typedef struct br_http_server_opts {
     const char *listen;      /* "127.0.0.1:8081", "[::1]:8081", ":8081" (all interfaces) */
     size_t max_body;         /* bytes; default 1 MiB */
     size_t max_header;       /* bytes of all request headers; default 16 KiB */
-    unsigned threads;        /* thread pool size; default 4 */
+    unsigned threads;        /* handler threads; default 4, at most 256 */
     unsigned timeout_s;      /* idle connection timeout; default 30 */
 } br_http_server_opts;
 
@@ -123,9 +129,12 @@ typedef struct br_http_result {
 } br_http_result;
 
 /* method "GET" (body NULL) or "POST" (body JSON). extra_headers: NULL or a
- * NULL-terminated list of "Name: value" lines. Thread-safe. Returns 0 when a
- * response arrived (any status), BR_EIO on a transport failure (res->error
- * says which), BR_ELIMIT when the response exceeded max_response. */
+ * NULL-terminated list of "Name: value" lines (lines with CR/LF are skipped).
+ * Thread-safe. Returns 0 when a response arrived (any status); BR_EIO on a
+ * transport failure (status 0, res->error says which); BR_ELIMIT when the
+ * response exceeded max_response (res->status set, no body); BR_EINVAL for a
+ * path not starting with '/'; BR_ENOMEM. res needs br_http_result_free in
+ * every case. */
 int br_http_client_call(br_http_client *c, const char *method, const char *path,
                         const char *body, size_t body_len, const char *const *extra_headers,
                         br_http_result *res);

@@ -57,6 +57,50 @@ void br_svc_client_free(br_svc_client *c)
     free(c);
 }
 
+int br_svc_clients_open(const char *spec, const char *token, br_service *const *local,
+                        br_svc_client *out[BR_ROLE_COUNT], char *err, size_t errcap)
+{
+    char urls[BR_ROLE_COUNT][512] = {{0}};
+    const char *p = spec ? spec : "";
+    int rc = 0;
+    memset(out, 0, BR_ROLE_COUNT * sizeof *out);
+    while (*p) {
+        size_t len = strcspn(p, ","), eq = strcspn(p, "=");
+        char name[32];
+        enum br_role_id r;
+        if (eq >= len || eq >= sizeof name || len - eq - 1 >= sizeof urls[0] || len == eq + 1) {
+            snprintf(err, errcap, "serve.services: expected role=URL, got \"%.*s\"",
+                     (int)(len < 64 ? len : 64), p);
+            return BR_EINVAL;
+        }
+        snprintf(name, sizeof name, "%.*s", (int)eq, p);
+        if (br_role_parse(name, &r) != 0 || urls[r][0]) {
+            snprintf(err, errcap, "serve.services: %s role \"%s\"",
+                     br_role_parse(name, &r) ? "unknown" : "twice the", name);
+            return BR_EINVAL;
+        }
+        snprintf(urls[r], sizeof urls[r], "%.*s", (int)(len - eq - 1), p + eq + 1);
+        p += len + (p[len] == ',');
+    }
+    for (int r = 0; r < BR_ROLE_COUNT && !rc; r++) {
+        if (urls[r][0])
+            rc = br_svc_client_remote(urls[r], token, 0, &out[r]);
+        else if (local && local[r])
+            rc = br_svc_client_local(local[r], &out[r]);
+        else
+            rc = BR_EINVAL;
+        if (rc)
+            snprintf(err, errcap, "serve.services: no way to reach the %s service",
+                     br_role_name((enum br_role_id)r));
+    }
+    if (rc)
+        for (int r = 0; r < BR_ROLE_COUNT; r++) {
+            br_svc_client_free(out[r]);
+            out[r] = NULL;
+        }
+    return rc;
+}
+
 int br_svc_client_call(br_svc_client *c, const char *endpoint, const json_t *req,
                        const char *version, br_svc_reply *out)
 {

@@ -21,6 +21,13 @@ int br_svc_client_remote(const char *base_url, const char *token, long timeout_m
                          br_svc_client **out);
 void br_svc_client_free(br_svc_client *c);
 
+/* The clients of every role from the configuration serve.services ("role=URL,..."): a
+ * role named there is reached over HTTP, any other in process through local[role] (which
+ * must then be non-NULL; local may be NULL when every role is named). err names the
+ * problem (an unknown role, a role twice, a URL missing). On failure nothing is left open. */
+int br_svc_clients_open(const char *spec, const char *token, br_service *const *local,
+                        br_svc_client *out[BR_ROLE_COUNT], char *err, size_t errcap);
+
 /* Calls endpoint with req, naming version (NULL/"": the current). Always fills out; returns
  * 0 when the service answered (any status), BR_EIO when it could not be reached (out->status
  * 0, an "unreachable" error body). Thread-safe. */

@@ -9,7 +9,8 @@
  *                        header X-Model-Version names the version wanted (else the current).
  * Every response carries X-Model-Version (the version that answered, or the current one)
  * and X-Model-Versions (the versions held). With serve.service_token set, every call but
- * /health needs Authorization: Bearer <token>. Errors: {"error":{"code","message"}}. */
+ * /health and /admin/reload (which takes the admin token instead) needs Authorization:
+ * Bearer <token>. Errors: {"error":{"code","message"}}. */
 #ifndef BOOKREC_SERVER_SVC_HOST_H
 #define BOOKREC_SERVER_SVC_HOST_H
 

@@ -24,30 +24,30 @@
 typedef struct br_store br_store;
 typedef struct br_lexical br_lexical;
 
-#define BR_LEXICAL_MAX_TOKEN 64         /* bytes of one token, after folding */
-#define BR_LEXICAL_MAX_DOC_TOKENS 1024  /* tokens indexed per document (title first) */
-#define BR_LEXICAL_MAX_QUERY 512        /* bytes of a query */
+#define BR_LEXICAL_MAX_TOKEN 64        /* bytes of one token, after folding */
+#define BR_LEXICAL_MAX_DOC_TOKENS 1024 /* tokens indexed per document (title first) */
+#define BR_LEXICAL_MAX_QUERY 512       /* bytes of a query */
 #define BR_LEXICAL_MAX_QUERY_TOKENS 16
 #define BR_LEXICAL_MAX_K 1000
-#define BR_LEXICAL_MAX_EXPANSIONS 1024  /* hard limit of params.max_expansions */
+#define BR_LEXICAL_MAX_EXPANSIONS 1024 /* hard limit of params.max_expansions */
 
 typedef struct br_lexical_doc {
-    int32_t id;           /* the caller's id (item_idx), >= 0, unique */
-    const char *title;    /* NUL-terminated UTF-8; any of the three may be NULL */
+    int32_t id;        /* the caller's id (item_idx), >= 0, unique */
+    const char *title; /* NUL-terminated UTF-8; any of the three may be NULL */
     const char *author;
     const char *subjects; /* subject names separated by '\n' */
 } br_lexical_doc;
 
 typedef struct br_lexical_params {
-    float k1;               /* term-frequency saturation; default 1.2 */
-    float b;                /* length normalization; default 0.75 */
-    float w_title;          /* field weights; defaults 3, 2, 1 */
+    float k1;      /* term-frequency saturation; default 1.2 */
+    float b;       /* length normalization; default 0.75 */
+    float w_title; /* field weights; defaults 3, 2, 1 */
     float w_author;
     float w_subjects;
-    float prefix_discount;  /* a prefix completion scores this times a full match; 0.9 */
+    float prefix_discount;   /* a prefix completion scores this times a full match; 0.9 */
     uint32_t max_expansions; /* completions of the last token tried (the most frequent
                                 terms with that prefix); default 64 */
-    uint32_t min_prefix;    /* bytes the last token needs before it completes; default 2 */
+    uint32_t min_prefix;     /* bytes the last token needs before it completes; default 2 */
 } br_lexical_params;
 
 void br_lexical_params_default(br_lexical_params *p);
@@ -98,10 +98,10 @@ int br_lexical_search(const br_lexical *idx, const char *query, size_t k, const 
  * for showing what a query matched. */
 size_t br_lexical_tokenize(const char *text, char *out, size_t cap);
 
-size_t br_lexical_size(const br_lexical *idx);     /* documents */
-size_t br_lexical_terms(const br_lexical *idx);    /* distinct terms */
+size_t br_lexical_size(const br_lexical *idx);      /* documents */
+size_t br_lexical_terms(const br_lexical *idx);     /* distinct terms */
 int32_t br_lexical_id_bound(const br_lexical *idx); /* largest id + 1 (0 when empty): the
                                                        size of allow[] */
-size_t br_lexical_memory(const br_lexical *idx);   /* bytes of the image (= file size) */
+size_t br_lexical_memory(const br_lexical *idx);    /* bytes of the image (= file size) */
 
 #endif

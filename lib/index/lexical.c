@@ -65,18 +65,18 @@
 #define FIELDS 3
 
 typedef struct lex_header {
-    char magic[8];            /* LEX_MAGIC */
-    uint32_t version;         /* LEX_VERSION */
-    uint32_t header_size;     /* LEX_HEADER_SIZE */
-    uint32_t endian;          /* LEX_ENDIAN as written by the host */
-    uint32_t reserved0;       /* zero */
-    uint64_t file_size;       /* the whole file */
-    uint64_t checksum;        /* XXH64 (seed 0) of the file with this field zeroed */
+    char magic[8];        /* LEX_MAGIC */
+    uint32_t version;     /* LEX_VERSION */
+    uint32_t header_size; /* LEX_HEADER_SIZE */
+    uint32_t endian;      /* LEX_ENDIAN as written by the host */
+    uint32_t reserved0;   /* zero */
+    uint64_t file_size;   /* the whole file */
+    uint64_t checksum;    /* XXH64 (seed 0) of the file with this field zeroed */
     uint64_t n_docs, n_terms, n_postings, term_bytes;
     float k1, b, w[FIELDS], prefix_discount;
-    float avg_len[FIELDS];    /* mean tokens per field, informative */
+    float avg_len[FIELDS]; /* mean tokens per field, informative */
     uint32_t max_expansions, min_prefix;
-    uint8_t reserved[12];     /* zero */
+    uint8_t reserved[12]; /* zero */
 } lex_header;
 
 _Static_assert(sizeof(lex_header) == LEX_HEADER_SIZE, "header is 128 bytes");
@@ -90,20 +90,20 @@ typedef struct lex_layout {
 
 /* A document's running score: the sum of its full tokens and the best of the last token
  * (decision 4); seen says whether the rest is valid in this search. */
-typedef struct acc_t {
+typedef struct doc_acc {
     float sum, best;
     uint32_t seen;
-} acc_t;
+} doc_acc;
 
 typedef struct scratch scratch;
 typedef struct scratch_pool scratch_pool;
 
 struct br_lexical {
-    const int32_t *ids;     /* n_docs, strictly increasing */
-    const uint32_t *toff;   /* n_terms + 1: term i is tbytes[toff[i], toff[i+1]) */
-    const uint32_t *poff;   /* n_terms + 1: postings of term i are [poff[i], poff[i+1]) */
-    const uint32_t *pdoc;   /* n_postings: document index, increasing within a term */
-    const float *pscore;    /* n_postings: BM25F contribution */
+    const int32_t *ids;   /* n_docs, strictly increasing */
+    const uint32_t *toff; /* n_terms + 1: term i is tbytes[toff[i], toff[i+1]) */
+    const uint32_t *poff; /* n_terms + 1: postings of term i are [poff[i], poff[i+1]) */
+    const uint32_t *pdoc; /* n_postings: document index, increasing within a term */
+    const float *pscore;  /* n_postings: BM25F contribution */
     const char *tbytes;
     size_t n_docs, n_terms, n_postings;
     float discount;
@@ -116,18 +116,18 @@ struct br_lexical {
 };
 
 /* Per-search memory (decision 6). */
-typedef struct scratch {
+struct scratch {
     struct scratch *next; /* in the pool's free list */
-    acc_t *acc;           /* by document */
+    doc_acc *acc;         /* by document */
     uint32_t *touched;    /* documents with acc[d].seen set */
     br_topk_item heap[BR_LEXICAL_MAX_K];
     uint32_t exp[BR_LEXICAL_MAX_EXPANSIONS];
-} scratch;
+};
 
-typedef struct scratch_pool {
+struct scratch_pool {
     pthread_mutex_t mu;
     scratch *free_list;
-} scratch_pool;
+};
 
 static int fail_msg(char *err, size_t errcap, int rc, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -352,11 +352,11 @@ static uint64_t align8(uint64_t x)
 
 /* The canonical layout; sizes are bounded by the caller (n_docs <= INT32_MAX, the rest
  * below 2^32), so no sum here can overflow. */
-static void layout_of(uint64_t n_docs, uint64_t n_terms, uint64_t n_postings,
-                      uint64_t term_bytes, lex_layout *lay)
+static void layout_of(uint64_t n_docs, uint64_t n_terms, uint64_t n_postings, uint64_t term_bytes,
+                      lex_layout *lay)
 {
-    uint64_t len[SEC_COUNT] = {n_docs * 4, (n_terms + 1) * 4, (n_terms + 1) * 4,
-                               n_postings * 4, n_postings * 4, term_bytes};
+    uint64_t len[SEC_COUNT] = {n_docs * 4,     (n_terms + 1) * 4, (n_terms + 1) * 4,
+                               n_postings * 4, n_postings * 4,    term_bytes};
     uint64_t at = LEX_HEADER_SIZE;
     for (int s = 0; s < SEC_COUNT; s++) {
         at = align8(at);
@@ -434,10 +434,9 @@ static int validate(const void *buf, size_t len, char *err, size_t errcap, br_le
     for (int f = 0; f < FIELDS; f++)
         if (!(hd.avg_len[f] >= 0.0f && hd.avg_len[f] <= BR_LEXICAL_MAX_DOC_TOKENS))
             return fail_msg(err, errcap, BR_ECORRUPT, "mean field length out of range");
-    if (hd.n_docs > INT32_MAX || hd.n_terms > hd.n_postings ||
-        hd.n_postings > LEX_MAX_POSTINGS || hd.term_bytes > LEX_MAX_TERM_BYTES ||
-        hd.term_bytes < hd.n_terms || hd.term_bytes > hd.n_terms * BR_LEXICAL_MAX_TOKEN ||
-        (hd.n_postings && !hd.n_docs))
+    if (hd.n_docs > INT32_MAX || hd.n_terms > hd.n_postings || hd.n_postings > LEX_MAX_POSTINGS ||
+        hd.term_bytes > LEX_MAX_TERM_BYTES || hd.term_bytes < hd.n_terms ||
+        hd.term_bytes > hd.n_terms * BR_LEXICAL_MAX_TOKEN || (hd.n_postings && !hd.n_docs))
         return fail_msg(err, errcap, BR_ECORRUPT,
                         "bad sizes (docs %llu, terms %llu, postings %llu, term bytes %llu)",
                         (unsigned long long)hd.n_docs, (unsigned long long)hd.n_terms,
@@ -467,8 +466,7 @@ static int validate(const void *buf, size_t len, char *err, size_t errcap, br_le
             return fail_msg(err, errcap, BR_ECORRUPT, "doc ids not increasing at doc %zu", i);
     if (x->toff[0] != 0 || x->toff[x->n_terms] != hd.term_bytes || x->poff[0] != 0 ||
         x->poff[x->n_terms] != hd.n_postings)
-        return fail_msg(err, errcap, BR_ECORRUPT, "term or posting offsets do not span their "
-                                                  "sections");
+        return fail_msg(err, errcap, BR_ECORRUPT, "offsets do not span their sections");
     for (size_t t = 0; t < x->n_terms; t++) {
         uint32_t a = x->toff[t], e = x->toff[t + 1];
         /* e - a is checked before e is used, so no term reaches past the section. */
@@ -478,8 +476,8 @@ static int validate(const void *buf, size_t len, char *err, size_t errcap, br_le
             if (!term_byte_ok((unsigned char)x->tbytes[j]))
                 return fail_msg(err, errcap, BR_ECORRUPT, "term %zu: byte 0x%02x", t,
                                 (unsigned char)x->tbytes[j]);
-        if (t > 0 && term_cmp(x->tbytes + x->toff[t - 1], a - x->toff[t - 1], x->tbytes + a,
-                              e - a) >= 0)
+        if (t > 0 &&
+            term_cmp(x->tbytes + x->toff[t - 1], a - x->toff[t - 1], x->tbytes + a, e - a) >= 0)
             return fail_msg(err, errcap, BR_ECORRUPT, "terms not sorted at term %zu", t);
         uint32_t pa = x->poff[t], pe = x->poff[t + 1];
         if (pe <= pa || pe > hd.n_postings)
@@ -487,12 +485,12 @@ static int validate(const void *buf, size_t len, char *err, size_t errcap, br_le
         for (uint32_t j = pa; j < pe; j++) {
             if (x->pdoc[j] >= x->n_docs || (j > pa && x->pdoc[j] <= x->pdoc[j - 1]))
                 return fail_msg(err, errcap, BR_ECORRUPT,
-                                "term %zu: posting %u: document out of range or out of order",
-                                t, j);
+                                "term %zu: posting %u: document out of range or out of order", t,
+                                j);
             float s = x->pscore[j];
             if (!(s > 0.0f && s <= LEX_MAX_SCORE)) /* also refuses NaN */
-                return fail_msg(err, errcap, BR_ECORRUPT, "term %zu: posting %u: score %g", t,
-                                j, (double)s);
+                return fail_msg(err, errcap, BR_ECORRUPT, "term %zu: posting %u: score %g", t, j,
+                                (double)s);
         }
     }
     return 0;
@@ -683,10 +681,10 @@ typedef struct doc_tok {
 } doc_tok;
 
 typedef struct builder {
-    br_strmap *terms;      /* term -> id in order of first appearance */
+    br_strmap *terms; /* term -> id in order of first appearance */
     entry *ent;
     size_t n_ent, cap_ent;
-    uint32_t *df;          /* by term id */
+    uint32_t *df; /* by term id */
     size_t cap_df;
     uint64_t term_bytes;
     uint16_t (*len)[FIELDS]; /* tokens per field, by document */
@@ -736,8 +734,7 @@ static int add_doc(builder *B, uint32_t d, const br_lexical_doc *doc)
                 int64_t id;
                 if (!br_strmap_getn(B->terms, tok, n, &id)) {
                     id = (int64_t)br_strmap_size(B->terms);
-                    if ((uint64_t)id >= LEX_MAX_POSTINGS ||
-                        B->term_bytes + n > LEX_MAX_TERM_BYTES)
+                    if ((uint64_t)id >= LEX_MAX_POSTINGS || B->term_bytes + n > LEX_MAX_TERM_BYTES)
                         return BR_ELIMIT;
                     if ((rc = br_strmap_putn(B->terms, tok, n, id)) != 0)
                         return rc;
@@ -934,8 +931,8 @@ int br_lexical_build(const br_lexical_doc *docs, size_t n, const br_lexical_para
         hd.avg_len[f] = (float)avg[f];
     hd.max_expansions = p->max_expansions;
     hd.min_prefix = p->min_prefix;
-    hd.checksum = image_checksum(&hd, block + LEX_HEADER_SIZE,
-                                 (size_t)lay.file_size - LEX_HEADER_SIZE);
+    hd.checksum =
+        image_checksum(&hd, block + LEX_HEADER_SIZE, (size_t)lay.file_size - LEX_HEADER_SIZE);
     memcpy(block, &hd, sizeof hd);
 
     rc = BR_ENOMEM;
@@ -993,8 +990,7 @@ int br_lexical_build_from_store(br_store *st, const br_lexical_params *p, br_lex
     char *subj = NULL;
     size_t subj_len = 0;
 
-    if ((rc = br_arena_new(0, &ar)) != 0 ||
-        !(subj = malloc(STORE_MAX_SUBJECT_BYTES + 1))) {
+    if ((rc = br_arena_new(0, &ar)) != 0 || !(subj = malloc(STORE_MAX_SUBJECT_BYTES + 1))) {
         rc = fail_msg(err, errcap, BR_ENOMEM, "out of memory");
         goto fail;
     }
@@ -1213,8 +1209,7 @@ static int exp_better(const br_lexical *x, uint32_t a, uint32_t b)
 }
 
 /* The m most frequent terms of [lo, hi) into out (decision 3): a min-heap on frequency. */
-static size_t pick_expansions(const br_lexical *x, size_t lo, size_t hi, size_t m,
-                              uint32_t *h)
+static size_t pick_expansions(const br_lexical *x, size_t lo, size_t hi, size_t m, uint32_t *h)
 {
     size_t n = 0;
     for (size_t t = lo; t < hi; t++) {
@@ -1248,11 +1243,11 @@ static size_t pick_expansions(const br_lexical *x, size_t lo, size_t hi, size_t 
 /* Full token: every posting adds its score. Returns the new number of touched documents. */
 static size_t add_term(const br_lexical *x, scratch *s, size_t nt, uint32_t t)
 {
-    acc_t *acc = s->acc;
+    doc_acc *acc = s->acc;
     for (uint32_t j = x->poff[t], e = x->poff[t + 1]; j < e; j++) {
-        acc_t *a = &acc[x->pdoc[j]];
+        doc_acc *a = &acc[x->pdoc[j]];
         if (!a->seen) {
-            *a = (acc_t){0.0f, 0.0f, 1};
+            *a = (doc_acc){0.0f, 0.0f, 1};
             s->touched[nt++] = x->pdoc[j];
         }
         a->sum += x->pscore[j];
@@ -1263,12 +1258,12 @@ static size_t add_term(const br_lexical *x, scratch *s, size_t nt, uint32_t t)
 /* Last token: the best of its full match and its discounted completions (decision 4). */
 static size_t max_term(const br_lexical *x, scratch *s, size_t nt, uint32_t t, float factor)
 {
-    acc_t *acc = s->acc;
+    doc_acc *acc = s->acc;
     for (uint32_t j = x->poff[t], e = x->poff[t + 1]; j < e; j++) {
-        acc_t *a = &acc[x->pdoc[j]];
+        doc_acc *a = &acc[x->pdoc[j]];
         float v = factor * x->pscore[j];
         if (!a->seen) {
-            *a = (acc_t){0.0f, 0.0f, 1};
+            *a = (doc_acc){0.0f, 0.0f, 1};
             s->touched[nt++] = x->pdoc[j];
         }
         if (v > a->best)
@@ -1299,8 +1294,7 @@ static int run_search(const br_lexical *x, scratch *s, const char *query, size_t
     /* The last token completes when the query stops inside it (decision 4) and it is long
      * enough; it is then scored apart, unless the same word also appears whole. */
     size_t n_full = nq;
-    int prefix = nq > 0 && last_at_end && x->max_expansions > 0 &&
-                 tlen[nq - 1] >= x->min_prefix;
+    int prefix = nq > 0 && last_at_end && x->max_expansions > 0 && tlen[nq - 1] >= x->min_prefix;
     if (prefix) {
         n_full = nq - 1;
         for (size_t i = 0; i < n_full; i++)
@@ -1340,7 +1334,7 @@ static int run_search(const br_lexical *x, scratch *s, const char *query, size_t
     size_t nh = 0;
     for (size_t i = 0; i < nt; i++) {
         uint32_t d = s->touched[i];
-        acc_t *a = &s->acc[d];
+        doc_acc *a = &s->acc[d];
         a->seen = 0; /* leaves the scratch clean for the next search */
         float v = a->sum + a->best;
         /* Most documents lose to the heap's worst: skip the call (ties need the id). */

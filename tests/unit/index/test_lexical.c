@@ -197,8 +197,10 @@ TEST(lexical_prefix_of_the_last_token)
 
     /* max_expansions keeps the most frequent completions. */
     br_lexical_doc e[] = {
-        {1, "alpha", NULL, NULL}, {2, "alpine alpine", NULL, NULL},
-        {3, "alpine", NULL, NULL}, {4, "alps", NULL, NULL},
+        {1, "alpha", NULL, NULL},
+        {2, "alpine alpine", NULL, NULL},
+        {3, "alpine", NULL, NULL},
+        {4, "alps", NULL, NULL},
     };
     p.max_expansions = 1;
     x = build(e, 4, &p);
@@ -269,8 +271,7 @@ TEST(lexical_limits_and_bad_arguments)
     ASSERT_EQ_INT(n, 0);
     ASSERT_OK(br_lexical_search(x, "a b c d e f g h i j k l m n o one", 5, NULL, ids, sc, &n));
     ASSERT_EQ_INT(n, 1);
-    ASSERT_EQ_INT(br_lexical_search(x, "a b c d e f g h i j k l m n o p one", 5, NULL, ids, sc,
-                                    &n),
+    ASSERT_EQ_INT(br_lexical_search(x, "a b c d e f g h i j k l m n o p one", 5, NULL, ids, sc, &n),
                   BR_ELIMIT);
     ASSERT_EQ_INT(br_lexical_search(NULL, "one", 5, NULL, ids, sc, &n), BR_EINVAL);
     ASSERT_EQ_INT(br_lexical_search(x, NULL, 5, NULL, ids, sc, &n), BR_EINVAL);
@@ -335,12 +336,12 @@ TEST(lexical_limits_and_bad_arguments)
 /* ---- a synthetic catalog for round trips and threads ---- */
 
 static const char *const words[] = {
-    "harry",  "potter", "stone",   "secret",  "garden",  "night",   "dragon",  "river",
-    "café",   "étoile", "wind",    "shadow",  "king",    "queen",   "war",     "peace",
-    "love",   "death",  "house",   "city",    "sea",     "island",  "moon",    "sun",
-    "fire",   "ice",    "game",    "throne",  "book",    "thief",   "girl",    "boy",
-    "lost",   "found",  "silent",  "patient", "murder",  "orient",  "express", "time",
-    "machine", "world", "brave",   "new",     "old",     "man",     "woman",   "child",
+    "harry",   "potter", "stone",  "secret",  "garden", "night",  "dragon",  "river",
+    "café",    "étoile", "wind",   "shadow",  "king",   "queen",  "war",     "peace",
+    "love",    "death",  "house",  "city",    "sea",    "island", "moon",    "sun",
+    "fire",    "ice",    "game",   "throne",  "book",   "thief",  "girl",    "boy",
+    "lost",    "found",  "silent", "patient", "murder", "orient", "express", "time",
+    "machine", "world",  "brave",  "new",     "old",    "man",    "woman",   "child",
 };
 #define N_WORDS (sizeof words / sizeof words[0])
 
@@ -376,8 +377,8 @@ static int make_corpus(corpus *c, size_t n, uint64_t seed)
         phrase(&seed, c->text[i][0], 200, 1 + rng(&seed) % 8, ' ');
         phrase(&seed, c->text[i][1], 200, 1 + rng(&seed) % 3, ' ');
         phrase(&seed, c->text[i][2], 200, rng(&seed) % 5, '\n');
-        c->d[i] = (br_lexical_doc){(int32_t)(3 * i + 1), c->text[i][0], c->text[i][1],
-                                   c->text[i][2]};
+        c->d[i] =
+            (br_lexical_doc){(int32_t)(3 * i + 1), c->text[i][0], c->text[i][1], c->text[i][2]};
     }
     return 0;
 }
@@ -389,8 +390,9 @@ static void free_corpus(corpus *c)
 }
 
 static const char *const queries[] = {
-    "harry pot", "secret garden", "the king", "cafe", "etoile du", "mur", "brave new world ",
-    "DRAGON fire ice", "s", "time mach", "zzz", "lost and found", "queen", "ga", "",
+    "harry pot", "secret garden",    "the king",        "cafe", "etoile du",
+    "mur",       "brave new world ", "DRAGON fire ice", "s",    "time mach",
+    "zzz",       "lost and found",   "queen",           "ga",   "",
 };
 #define N_QUERIES (sizeof queries / sizeof queries[0])
 
@@ -512,9 +514,9 @@ static void reseal(uint8_t *b, size_t len)
 /* Section offsets from the header's sizes (the canonical layout). */
 static void sections(const uint8_t *b, size_t off[6])
 {
-    uint64_t len[6] = {rd64(b, H_N_DOCS) * 4, (rd64(b, H_N_TERMS) + 1) * 4,
+    uint64_t len[6] = {rd64(b, H_N_DOCS) * 4,        (rd64(b, H_N_TERMS) + 1) * 4,
                        (rd64(b, H_N_TERMS) + 1) * 4, rd64(b, H_N_POSTINGS) * 4,
-                       rd64(b, H_N_POSTINGS) * 4, rd64(b, H_TERM_BYTES)};
+                       rd64(b, H_N_POSTINGS) * 4,    rd64(b, H_TERM_BYTES)};
     size_t at = 128;
     for (int s = 0; s < 6; s++) {
         at = (at + 7) & ~(size_t)7;
@@ -598,18 +600,18 @@ TEST(lexical_every_corruption_is_refused)
         size_t at;
         uint32_t val;
     } bad[] = {
-        {"doc ids", off[0] + 4, 0},                       /* ids[1] = 0: not increasing */
-        {"doc ids", off[0], (uint32_t)-3},                /* negative */
-        {"offsets", off[1], 1},                           /* toff[0] != 0 */
-        {"term 0", off[1] + 4, 200},                      /* a term past 64 bytes */
-        {"offsets", off[2] + 4 * n_terms, 0},             /* poff[n] != n_postings */
-        {"term 1", off[2] + 8, 0},                        /* empty posting list */
-        {"document", off[3], (uint32_t)n_docs},           /* doc index out of range */
-        {"score", off[4], 0x7fc00000u},                   /* NaN */
-        {"score", off[4] + 4, 0xbf800000u},               /* -1 */
-        {"score", off[4] + 8, 0},                         /* 0 */
-        {"parameters", H_K1, 0xbf800000u},                /* k1 = -1 */
-        {"sizes", H_N_TERMS, 0xffffffu},                  /* more terms than postings */
+        {"doc ids", off[0] + 4, 0},             /* ids[1] = 0: not increasing */
+        {"doc ids", off[0], (uint32_t)-3},      /* negative */
+        {"offsets", off[1], 1},                 /* toff[0] != 0 */
+        {"term 0", off[1] + 4, 200},            /* a term past 64 bytes */
+        {"offsets", off[2] + 4 * n_terms, 0},   /* poff[n] != n_postings */
+        {"term 1", off[2] + 8, 0},              /* empty posting list */
+        {"document", off[3], (uint32_t)n_docs}, /* doc index out of range */
+        {"score", off[4], 0x7fc00000u},         /* NaN */
+        {"score", off[4] + 4, 0xbf800000u},     /* -1 */
+        {"score", off[4] + 8, 0},               /* 0 */
+        {"parameters", H_K1, 0xbf800000u},      /* k1 = -1 */
+        {"sizes", H_N_TERMS, 0xffffffu},        /* more terms than postings */
         {"file size", H_TERM_BYTES, (uint32_t)rd64(b, H_TERM_BYTES) + 8},
         {"reserved", 124, 1},
     };
@@ -752,15 +754,19 @@ TEST(lexical_build_from_store)
     static const struct {
         int64_t id;
         const char *name;
-    } subj[] = {{1, "dystopia"}, {2, "young adult"}, {3, "vampires"}, {4, "children's"},
+    } subj[] = {{1, "dystopia"},
+                {2, "young adult"},
+                {3, "vampires"},
+                {4, "children's"},
                 {5, "gothic horror"}};
     for (size_t i = 0; i < 5; i++)
         ASSERT_OK(exec_bound(s, "INSERT INTO subjects (subject_id, name, n_books) VALUES (?, ?, 1)",
                              subj[i].id, subj[i].name, NULL, -1));
     static const int64_t ws[][2] = {{0, 1}, {0, 2}, {12, 1}, {9, 3}, {9, 5}, {5, 4}, {7, 3}};
     for (size_t i = 0; i < sizeof ws / sizeof ws[0]; i++)
-        ASSERT_OK(exec_bound(s, "INSERT INTO work_subjects (item_idx, subject_id, weight) "
-                                "VALUES (?, ?, 1.0)",
+        ASSERT_OK(exec_bound(s,
+                             "INSERT INTO work_subjects (item_idx, subject_id, weight) "
+                             "VALUES (?, ?, 1.0)",
                              ws[i][0], NULL, NULL, ws[i][1]));
 
     br_lexical *x = NULL;

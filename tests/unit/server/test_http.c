@@ -434,7 +434,7 @@ TEST(http_listen_addresses)
     char err[200];
     br_http_server *s = NULL, *s2 = NULL;
     const char *bad[] = {"", "127.0.0.1", "127.0.0.1:", "127.0.0.1:65536", "127.0.0.1:x1",
-                         "::1:80", "[::1]80", "[]:80", "no-such-host.invalid:80"};
+                         "::1:80", "[::1]80", "[]:80", "[::1:80"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         br_http_server_opts o = {bad[i], 0, 0, 1, 1};
         ASSERT_EQ_INT(br_http_server_start(&o, handler, NULL, &s, err, sizeof err), BR_EINVAL);
