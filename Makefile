@@ -13,7 +13,7 @@
 #           WERROR=1 (CI sets it), CC=clang.
 
 CC ?= cc
-PKGS := sqlite3 jansson libxxhash openblas lapacke libmicrohttpd libcurl
+PKGS := sqlite3 jansson libxxhash openblas lapacke libmicrohttpd libcurl libsodium
 SANITIZER ?=
 BUILD ?= build$(if $(SANITIZER),-$(subst $(comma),-,$(SANITIZER)))
 comma := ,
@@ -52,7 +52,7 @@ FUZZ_NAMES := $(patsubst tests/fuzz/fuzz_%.c,%,$(FUZZ_SRC))
 MIGRATIONS := $(sort $(wildcard lib/store/migrations/*.sql))
 
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/migrations.o
-SERVER_OBJ := $(SERVER_SRC:%.c=$(BUILD)/obj/%.o)
+SERVER_OBJ := $(SERVER_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/openapi.o
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
 
@@ -85,6 +85,15 @@ $(BUILD)/obj/migrations.o: $(BUILD)/gen/migrations.c
 $(LIBA): $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
+
+# The OpenAPI document is served by the gateway from the binary.
+$(BUILD)/gen/openapi.c: docs/api/openapi.json scripts/embed_file.sh
+	@mkdir -p $(dir $@)
+	bash scripts/embed_file.sh br__openapi_json docs/api/openapi.json > $@
+
+$(BUILD)/obj/openapi.o: $(BUILD)/gen/openapi.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
 # The server composes the library; the library never links the server.
 $(SERVERA): $(SERVER_OBJ)

@@ -115,6 +115,7 @@ def kb(text, key):
 status = open(f"/proc/{pid}/status").read()
 rollup = open(f"/proc/{pid}/smaps_rollup").read()
 art_pss = art_rss = 0
+by_file = {}
 path = None
 for line in open(f"/proc/{pid}/smaps"):
     if re.match(r"^[0-9a-f]+-[0-9a-f]+ ", line):
@@ -123,14 +124,18 @@ for line in open(f"/proc/{pid}/smaps"):
     elif path and path.startswith(art + "/"):
         if line.startswith("Pss:"):
             art_pss += int(line.split()[1])
+            by_file[path] = by_file.get(path, 0) + int(line.split()[1])
         elif line.startswith("Rss:"):
             art_rss += int(line.split()[1])
+by_file = {"/".join(p.split("/")[-2:]): {"pss_kb": v, "bytes": os.path.getsize(p)}
+           for p, v in sorted(by_file.items())}  # "role/file"
 disk = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(files) for f in fs)
 h = json.load(urllib.request.urlopen(health))
 mapped = sum(s["mapped_bytes"] for s in h.get("services", [h]))
 json.dump({"role": name, "rss_kb": kb(status, "VmRSS"), "pss_kb": kb(rollup, "Pss"),
            "anon_kb": kb(rollup, "Anonymous"), "artifact_rss_kb": art_rss,
-           "artifact_pss_kb": art_pss, "artifact_bytes_on_disk": disk,
+           "artifact_pss_kb": art_pss, "artifact_pss_kb_by_file": by_file,
+           "artifact_bytes_on_disk": disk,
            "mapped_bytes": mapped,
            "threads": int(re.search(r"^Threads:\s+(\d+)", status, re.M).group(1))}, sys.stdout)
 PY
@@ -166,6 +171,17 @@ bench allinone --url "http://127.0.0.1:$PORT"
 mem allinone "$PID" ""
 stop_all
 
+# 3. Where the time goes: the same calls in process, no HTTP (bench/services_inproc.c; it
+#    links the server archive, which the bench-% rule does not, so it is built here).
+BUILD=$(dirname "$BIN")
+PKGS=(sqlite3 jansson libxxhash openblas lapacke libmicrohttpd libcurl)
+# shellcheck disable=SC2046 # the flags are words
+cc -std=c11 -D_GNU_SOURCE -O2 -Iinclude -Iserver $(pkg-config --cflags "${PKGS[@]}") -fopenmp \
+    -o "$TMP/inproc" bench/services_inproc.c "$BUILD/libbookrec-server.a" "$BUILD/libbookrec.a" \
+    $(pkg-config --libs "${PKGS[@]}") -lm -lpthread
+echo "bench-services: in process: $N calls per endpoint"
+"$TMP/inproc" "$ART" "$N" > "$TMP/inproc.json"
+
 /usr/bin/python3 - "$TMP" "$VERSION" "$PUB_S" "$PUB_KB" "$N" "$OUT" "${ROLES[@]}" <<'PY'
 import json, os, platform, sys
 tmp, version, pub_s, pub_kb, n, out, *roles = sys.argv[1:]
@@ -180,7 +196,7 @@ mem_total = next(int(l.split()[1]) for l in open("/proc/meminfo") if l.startswit
 endpoints, ratios, load = [], {}, {}
 for dep in ("services", "allinone"):
     rep = json.load(open(f"{tmp}/bench-{dep}.json"))
-    load[dep] = open(f"{tmp}/load-{dep}").read().split()
+    load[dep] = [float(x) for x in open(f"{tmp}/load-{dep}").read().split()]
     ratios[dep] = {}
     for e in rep["endpoints"]:
         row = {"endpoint": e["endpoint"], "deployment": dep}
@@ -192,6 +208,7 @@ for dep in ("services", "allinone"):
             ratios[dep][e["endpoint"]] = {"seed_ms": seed[e["endpoint"]],
                                           "p50_ms": round(e["p50_ms"], 4), "x": round(x, 1),
                                           "met": x >= target}
+inproc = json.load(open(f"{tmp}/inproc.json"))
 memory = [json.load(open(f"{tmp}/mem-{r}.json")) for r in roles + ["allinone"]]
 res = {
     "machine": {"cpu": cpu, "cpus": os.cpu_count(), "mem_total_kb": mem_total,
@@ -203,6 +220,7 @@ res = {
     "calls_per_endpoint": int(n),
     "publish": {"seconds": float(pub_s), "peak_rss_kb": int(pub_kb)},
     "endpoints": endpoints,
+    "in_process": inproc,
     "memory": memory,
     "seed_medians_ms": seed,
     "ratios": {"target_x": target, **ratios},
@@ -210,15 +228,19 @@ res = {
 with open(out, "w") as f:
     json.dump(res, f, indent=2)
     f.write("\n")
-print(f"{'endpoint':16} {'k':>4} {'services p50/p99 ms':>22} {'all-in-one p50/p99 ms':>24} "
-      f"{'seed':>5} {'x (svc)':>8}")
+print(f"{'endpoint':16} {'k':>4} {'services p50/p99 ms':>20} {'all-in-one p50/p99':>19} "
+      f"{'seed':>5} {'x (svc)':>8} {'in process: compute/render/parse':>33}")
 by = {(e["endpoint"], e["deployment"]): e for e in endpoints}
+ip = {e["endpoint"]: e for e in inproc}
 for e in [e for e in endpoints if e["deployment"] == "services"]:
     a = by[(e["endpoint"], "allinone")]
     r = ratios["services"].get(e["endpoint"])
+    i = ip.get(e["endpoint"])
     fmt = lambda x: f"{x['p50_ms']:.3f} / {x['p99_ms']:.3f}" if x["p50_ms"] else "-"
-    print(f"{e['endpoint']:16} {e['k']:>4} {fmt(e):>22} {fmt(a):>24} "
-          f"{r['seed_ms'] if r else '':>5} {r['x'] if r else '':>8}")
+    fi = (f"{i['compute_p50_ms']:.3f} / {i['render_p50_ms']:.3f} / {i['parse_p50_ms']:.3f}"
+          if i else "")
+    print(f"{e['endpoint']:16} {e['k']:>4} {fmt(e):>20} {fmt(a):>19} "
+          f"{r['seed_ms'] if r else '':>5} {r['x'] if r else '':>8} {fi:>33}")
 print(f"{'process':12} {'RSS MB':>8} {'PSS MB':>8} {'anon MB':>8} {'artifact PSS MB':>16} "
       f"{'on disk MB':>11}")
 for m in memory:

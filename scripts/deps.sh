@@ -13,6 +13,7 @@ PKGS=(
     liblapacke-dev                 # LAPACKE (exact Cholesky solves for checking ALS)
     libmicrohttpd-dev              # HTTP server (model services, gateway)
     libcurl4-openssl-dev           # HTTP client (gateway -> services)
+    libsodium-dev                  # Argon2id password hashes, session tokens
     python3-pytest                 # black-box CLI/integration tests (/usr/bin/python3)
     python3-requests               # black-box HTTP tests
     python3-numpy                  # tests read .npy artifacts; benchmark baselines

@@ -139,6 +139,33 @@ int br_svc_client_call(br_svc_client *c, const char *endpoint, const json_t *req
     return 0;
 }
 
+int br_svc_client_reload(br_svc_client *c, const char *admin_token, json_t **out)
+{
+    *out = NULL;
+    if (c->local) {
+        char err[512] = "", loaded[200];
+        int changed = 0, rc = br_service_reload(c->local, &changed, err, sizeof err);
+        br_service_loaded(c->local, loaded, sizeof loaded);
+        *out = json_pack("{s:[{s:s, s:b, s:s, s:s?}]}", "services", "role",
+                         br_role_name(br_service_role(c->local)), "changed", changed, "loaded",
+                         loaded, "error", rc ? err : NULL);
+        return rc ? BR_ECORRUPT : 0;
+    }
+    char hdr[300];
+    const char *headers[2] = {hdr, NULL};
+    br_http_result res;
+    snprintf(hdr, sizeof hdr, "X-Admin-Token: %s", admin_token ? admin_token : "");
+    if (br_http_client_call(c->http, "POST", "/admin/reload", "{}", 2, headers, &res) != 0) {
+        *out = json_pack("{s:s}", "error", res.error);
+        br_http_result_free(&res);
+        return BR_EIO;
+    }
+    *out = json_loadb(res.body ? res.body : "", res.body_len, 0, NULL);
+    int rc = res.status == 200 ? 0 : BR_ECORRUPT;
+    br_http_result_free(&res);
+    return rc;
+}
+
 int br_svc_client_health(br_svc_client *c, json_t **out)
 {
     *out = NULL;

@@ -33,6 +33,9 @@ int br_svc_clients_open(const char *spec, const char *token, br_service *const *
  * 0, an "unreachable" error body). Thread-safe. */
 int br_svc_client_call(br_svc_client *c, const char *endpoint, const json_t *req,
                        const char *version, br_svc_reply *out);
+/* Reload from CURRENT now (POST /admin/reload with X-Admin-Token, or in process). *out gets
+ * {"role", "loaded", "changed", "error"?} entries. 0 when every service accepted. */
+int br_svc_client_reload(br_svc_client *c, const char *admin_token, json_t **out);
 /* GET /health (or the in-process equivalent) into *out. 0 or BR_EIO. */
 int br_svc_client_health(br_svc_client *c, json_t **out);
 

@@ -63,7 +63,7 @@
     X(DOUBLE, "popularity.bayes_m", "30", 0, 1e9, "Prior weight of the Bayesian average")          \
     X(INT, "features.fav_subjects_k", "10", 1, 1e6, "Favorite subjects kept per user")             \
     X(INT, "models.warm_min_ratings", "5", 0, 1e9, "Ratings a user needs for warm models")         \
-    X(STRING, "serve.listen", "127.0.0.1:8090", 0, 0, "Address of a model service (serve --role)") \
+    X(STRING, "serve.listen", "127.0.0.1:8080", 0, 0, "Address of the gateway / all-in-one server") \
     X(INT, "serve.threads", "4", 1, 1024, "HTTP worker threads of a server")                     \
     X(INT, "serve.max_body", "1048576", 1024, 1 << 30, "Largest request body, in bytes")          \
     X(INT, "serve.grace_ms", "10000", 0, 3600000, "How long a service keeps the previous version") \
@@ -72,6 +72,14 @@
     X(STRING, "serve.services", "", 0, 0, "Remote services: role=URL,... (empty: all in process)") \
     X(STRING, "serve.subject_pool", "perdim", 0, 0, "Subject model served: perdim, scalar or mean") \
     X(STRING, "serve.prior", "count", 0, 0, "Cold-blend prior: count or bayes")                   \
+    X(INT, "serve.cache_entries", "20000", 0, 10000000, "Cached responses (0: no cache)")          \
+    X(BOOL, "serve.cookie_secure", "false", 0, 0, "Mark session cookies Secure (behind TLS)")     \
+    X(INT, "serve.session_days", "14", 1, 3650, "Session lifetime in days")                       \
+    X(DOUBLE, "serve.rate_ip", "200", 0, 1e9, "Requests per second per client address (0: off)") \
+    X(DOUBLE, "serve.rate_user", "50", 0, 1e9, "Requests per second per signed-in reader (0: off)") \
+    X(DOUBLE, "serve.rate_login", "0.2", 0, 1e9, "Login attempts per second per account name")   \
+    X(STRING, "serve.web_dir", "web", 0, 0, "Directory of the web UI's static files")              \
+    X(INT, "serve.event_retention_days", "90", 1, 36500, "Days events are kept")                  \
     X(STRING, "log.level", "info", 0, 0, "Log level: error, warn, info or debug")
 
 /* Environment names other than BOOKREC_<KEY>; applied before the canonical name, so the
