@@ -16,6 +16,7 @@ int cmd_version(int argc, char **argv);
 int cmd_publish(int argc, char **argv); /* cmd_publish.c */
 int cmd_versions(int argc, char **argv); /* cmd_versions.c */
 int cmd_serve(int argc, char **argv);   /* cmd_serve.c */
+int cmd_users(int argc, char **argv);   /* cmd_users.c */
 
 extern const char *cli_config_path;
 void cli_add_set(const char *pair);

@@ -4,8 +4,9 @@
 # a synthetic catalog written by `bookrec demo-data`; makes the frozen
 # evaluation split with its train-only features and exports it; trains every
 # model on the train fold and evaluates them (warm, cold, similarity); publishes
-# the result as a model version and serves it: the five model services in one
-# process on http://127.0.0.1:8090 ($PORT overrides), until interrupted.
+# the result as a model version and serves it: the gateway (API and web UI) and
+# the five model services in one process on http://localhost:8080 ($PORT
+# overrides the port), until interrupted.
 # Re-running is incremental: the database in var/ is kept.
 set -euo pipefail
 BIN=${BOOKREC_BIN:-build/bookrec}
@@ -32,5 +33,5 @@ echo
 echo "run: database $DB, import report $VAR/import-report.json, split exported to $VAR/split/,"
 echo "run: models in $VAR/model/, evaluation report $VAR/eval-report.json,"
 echo "run: model versions in $VAR/artifacts/ (bookrec versions list)"
-echo "run: serving the model services (docs/services.md); Ctrl-C stops"
-exec "$BIN" serve --artifacts "$VAR/artifacts" --listen "127.0.0.1:${PORT:-8090}"
+echo "run: serving on http://localhost:${PORT:-8080} (API: docs/api.md); Ctrl-C stops"
+exec "$BIN" serve --db "$DB" --artifacts "$VAR/artifacts" --listen "127.0.0.1:${PORT:-8080}"

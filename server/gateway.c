@@ -355,13 +355,13 @@ static int rate_limited(gw_req *r, const char *kind, const char *who, double rat
     return 1;
 }
 
+/* The client's address for rate limits: the peer, or, when the peer is a local proxy
+ * (nginx in front, the production issue), the X-Real-IP it sets. */
 static const char *client_ip(const br_http_req *req, char *buf, size_t cap)
 {
-    /* Behind nginx the peer is the proxy: trust X-Real-IP only from loopback (TODO when
-     * the production issue adds nginx). The peer address is not exposed by http.h yet, so
-     * requests are keyed by X-Real-IP when present, else "local". */
     const char *v = br_http_req_header(req, "X-Real-IP");
-    snprintf(buf, cap, "%s", v && strlen(v) < 64 ? v : "local");
+    int local = !strcmp(req->peer, "127.0.0.1") || !strcmp(req->peer, "::1");
+    snprintf(buf, cap, "%s", local && v && strlen(v) < 64 ? v : req->peer[0] ? req->peer : "?");
     return buf;
 }
 
@@ -380,6 +380,8 @@ void br_gateway_handle(void *ctx, const br_http_req *req, br_http_resp *resp)
                 metric = g->route_ids[i];
             }
         }
+    if (!rt && !path_known && strncmp(req->path, "/api/", 5) && gw_static(&r))
+        goto done;
     if (!rt) {
         if (path_known)
             gw_error(&r, 405, "method_not_allowed", "this path does not accept %s",

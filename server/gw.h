@@ -124,6 +124,9 @@ void gw_admin_reload(gw_req *r);
 void gw_admin_versions(gw_req *r);
 void gw_openapi(gw_req *r);
 
+/* Serves a static file of the web UI; 1 when it answered. */
+int gw_static(gw_req *r);
+
 /* Resolves the caller from the cookie or bearer token (sets account_id, user_id, auth). */
 void gw_authenticate(gw_req *r);
 

@@ -33,6 +33,7 @@ typedef struct br_http_req {
     const char *body;     /* NUL-terminated copy of the body ("" when none) */
     size_t body_len;
     void *conn;           /* internal: for br_http_req_header / br_http_req_query */
+    char peer[64];        /* the client's address ("127.0.0.1", "::1"), "" when unknown */
 } br_http_req;
 
 /* A request header (case-insensitive name) or query argument; NULL when absent. */

@@ -426,6 +426,21 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     return MHD_YES;
 }
 
+/* The peer's numeric address, for per-client rate limits and logs. */
+static void peer_address(struct MHD_Connection *conn, char *out, size_t cap)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    out[0] = 0;
+    if (!ci || !ci->client_addr)
+        return;
+    const struct sockaddr *sa = ci->client_addr;
+    if (sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, (socklen_t)cap);
+    else if (sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out, (socklen_t)cap);
+}
+
 static void *worker_main(void *arg)
 {
     br_http_server *s = arg;
@@ -443,7 +458,8 @@ static void *worker_main(void *arg)
             s->tail = NULL;
         pthread_mutex_unlock(&s->mu);
 
-        br_http_req req = {st->method, st->url, st->body ? st->body : "", st->len, st->conn};
+        br_http_req req = {st->method, st->url, st->body ? st->body : "", st->len, st->conn, ""};
+        peer_address(st->conn, req.peer, sizeof req.peer);
         memset(&st->resp, 0, sizeof st->resp);
         st->resp.status = 200;
         s->h(s->ctx, &req, &st->resp);
