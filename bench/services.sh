@@ -3,8 +3,9 @@
 # Publishes a version of the trained model (var/model) into a temporary artifacts directory,
 # then measures two deployments one after the other, so that neither shares CPU or page
 # Pss with the other: the five services as separate processes (`serve --role R`), and the
-# all-in-one process (`serve`). Each is driven by `loadgen --bench N` (N sequential
-# keep-alive calls per endpoint) and its memory read from /proc after the run.
+# all-in-one process (`serve`: the five services and the gateway on one listener). Each is
+# driven by `loadgen --bench N` (N sequential keep-alive calls per endpoint) and its memory
+# read from /proc after the run.
 # Writes bench/results/services.json and nothing else in the repository: the model comes
 # from var/ (read only; when var/model is missing it is imported and trained in the
 # temporary directory, not in var/), the artifacts and logs live in the temporary directory,
@@ -84,7 +85,10 @@ start() {
     shift
     [ $# -eq 0 ] && want=${#ROLES[@]}
     : > "$TMP/$name.log" # the child opens it after the fork: it must exist for sed below
-    "$BIN" serve --listen 127.0.0.1:0 --artifacts "$ART" "$@" > "$TMP/$name.log" 2>&1 &
+    # db.path: the all-in-one process also runs the gateway, which opens (and migrates) the
+    # database; it gets an empty one here, so that var/ is never written
+    "$BIN" --set db.path="$TMP/gateway.db" serve --listen 127.0.0.1:0 --artifacts "$ART" "$@" \
+        > "$TMP/$name.log" 2>&1 &
     PID=$!
     PIDS+=("$PID")
     PORT=

@@ -36,6 +36,11 @@ void cli_die_at(const char *file, int line, const char *fmt, ...)
  * (advancing *i), or NULL when argv[*i] is not that flag. */
 const char *cli_opt(int argc, char **argv, int *i, const char *name);
 
+/* Loads version id with every model service's loader, in process, as the services will
+ * after a switch: checksums, and every file's shape against the manifest and the others.
+ * 0, or non-zero with the first refusal in err. */
+int cli_version_loadable(const char *artifacts, const char *id, char *err, size_t errcap);
+
 /* Creates the parent directory of a file path when missing. */
 int cli_ensure_parent(const char *path);
 

@@ -3,6 +3,7 @@
 
 #include "bookrec/error.h"
 #include "bookrec/publish.h"
+#include "bookrec/version.h"
 
 #include <jansson.h>
 #include <stdlib.h>
@@ -67,11 +68,19 @@ int cmd_publish(int argc, char **argv)
     if (br_store_open(db, &st) != 0)
         cli_die("cannot open database %s: %s", db, br_store_errmsg(NULL));
     char id[BR_VERSION_ID_MAX], err[1024];
+    /* Written first, loaded by every service's loader, and only then made current. */
+    int activate = o.activate;
+    o.activate = 0;
     int rc = br_publish(st, &o, id, err, sizeof err);
     br_store_close(st);
     json_decref(m);
     if (rc)
         cli_die("publish failed: %s", err[0] ? err : br_strerror(rc));
+    if (activate && cli_version_loadable(o.artifacts, id, err, sizeof err))
+        cli_die("publish: version %s written but not activated: %s", id, err);
+    if (activate && (rc = br_version_activate(o.artifacts, id, err, sizeof err)))
+        cli_die("publish: version %s written but not activated: %s", id, err);
+    o.activate = activate;
     printf("version %s written to %s/versions/%s%s\n", id, o.artifacts, id,
            o.activate ? " and made current" : "");
     br_config_free(cfg);

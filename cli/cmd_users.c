@@ -173,8 +173,7 @@ static int users_run(int create, int argc, char **argv)
                 cli_die("users claim: --user-id takes a non-negative integer, not %s", v);
             have_uid = 1;
         } else {
-            cli_die("users %s: unknown option %s (see bookrec users %s --help)", cmd, argv[i],
-                    cmd);
+            cli_die("users %s: unknown option %s (see bookrec users %s --help)", cmd, argv[i], cmd);
         }
     }
     if (!create && !have_uid)

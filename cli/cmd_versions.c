@@ -276,9 +276,10 @@ static int cmd_activate(struct ctx *c, int argc, char **argv)
     const char *id = NULL, *v;
     want_help(argc, argv,
               "usage: bookrec versions [--artifacts DIR] activate ID\n\n"
-              "Verifies version ID completely, then replaces CURRENT atomically and\n"
-              "appends to HISTORY. A version that fails verification is refused and\n"
-              "CURRENT is left as it was. Prints the old and the new id.\n");
+              "Verifies version ID completely (checksums, and every model service's\n"
+              "loader, in process: file shapes against the manifest), then replaces\n"
+              "CURRENT atomically and appends to HISTORY. A version that fails is\n"
+              "refused and CURRENT is left as it was. Prints the old and the new id.\n");
     for (int i = 1; i < argc; i++) {
         if ((v = cli_opt(argc, argv, &i, "--artifacts")))
             c->artifacts = v;
@@ -295,7 +296,11 @@ static int cmd_activate(struct ctx *c, int argc, char **argv)
     const char *dir = artifacts_dir(c);
     char old[BR_VERSION_ID_MAX + 16], err[1024] = "";
     current_or(dir, old, sizeof old);
-    int rc = br_version_activate(dir, id, err, sizeof err);
+    int rc = br_version_verify(dir, id, NULL, err, sizeof err);
+    if (!rc && cli_version_loadable(dir, id, err, sizeof err))
+        rc = BR_ECORRUPT;
+    if (!rc)
+        rc = br_version_activate(dir, id, err, sizeof err);
     if (rc == BR_ENOENT || rc == BR_ECORRUPT || rc == BR_EFORMAT)
         die_version("activate", dir, id, rc, err);
     if (rc)

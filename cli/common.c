@@ -1,6 +1,8 @@
 /* Configuration loading and flag helpers shared by the subcommands. */
 #include "cli.h"
 
+#include "service.h"
+
 #include "bookrec/log.h"
 
 #include <errno.h>
@@ -92,4 +94,21 @@ int cli_ensure_parent(const char *path)
         *p = '/';
     }
     return mkdir(buf, 0755) != 0 && errno != EEXIST ? -1 : 0;
+}
+
+int cli_version_loadable(const char *artifacts, const char *id, char *err, size_t errcap)
+{
+    br_service_opts o = {.artifacts = artifacts, .grace_ms = 0};
+    int rc = 0;
+    for (int r = 0; r < BR_ROLE_COUNT && !rc; r++) {
+        br_service *s;
+        char e[512] = "";
+        if ((rc = br_service_new((enum br_role_id)r, &o, &s)))
+            break;
+        if ((rc = br_service_load_version(s, id, e, sizeof e)))
+            snprintf(err, errcap, "the %s service cannot load it: %s",
+                     br_role_name((enum br_role_id)r), e);
+        br_service_free(s);
+    }
+    return rc;
 }

@@ -193,8 +193,8 @@ int br_auth_new_csrf(char *out, size_t cap)
 
 static int is_b64url(unsigned char c)
 {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '_';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_';
 }
 
 int br_auth_token_valid(const char *token)
@@ -227,8 +227,7 @@ int br_auth_csrf_required(const char *method, int by_cookie)
 {
     if (!by_cookie)
         return 0;
-    if (method && (!strcmp(method, "GET") || !strcmp(method, "HEAD") ||
-                   !strcmp(method, "OPTIONS")))
+    if (method && (!strcmp(method, "GET") || !strcmp(method, "HEAD") || !strcmp(method, "OPTIONS")))
         return 0;
     return 1; /* unknown methods too: fail closed */
 }
@@ -346,8 +345,8 @@ int br_auth_cookie_get(const char *cookie_header, const char *name, char *out, s
 
 static int is_token68(unsigned char c)
 {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '.' || c == '_' || c == '~' || c == '+' || c == '/';
 }
 
 int br_auth_bearer(const char *authorization, char *out, size_t cap)

@@ -55,12 +55,12 @@
 #define BR_AUTH_PASSWORD_MAX 128 /* bytes */
 #define BR_AUTH_HASH_CAP 128     /* crypto_pwhash_STRBYTES, with the NUL */
 #define BR_AUTH_MAX_PARALLEL_HASHES 4
-#define BR_AUTH_TOKEN_LEN 43     /* characters of a session or CSRF token */
-#define BR_AUTH_TOKEN_CAP 44     /* with the NUL */
+#define BR_AUTH_TOKEN_LEN 43      /* characters of a session or CSRF token */
+#define BR_AUTH_TOKEN_CAP 44      /* with the NUL */
 #define BR_AUTH_TOKEN_HASH_CAP 65 /* 64 hex digits and the NUL */
 #define BR_AUTH_COOKIE "bookrec_session"
 #define BR_AUTH_CSRF_HEADER "X-CSRF-Token"
-#define BR_AUTH_COOKIE_HEADER_MAX 16384 /* bytes of a Cookie header we parse */
+#define BR_AUTH_COOKIE_HEADER_MAX 16384       /* bytes of a Cookie header we parse */
 #define BR_AUTH_COOKIE_MAX_AGE (400L * 86400) /* browsers cap Max-Age at 400 days */
 
 /* Initialises libsodium (once, thread-safe). 0 or BR_EIO. Every function

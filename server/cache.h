@@ -28,8 +28,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define BR_CACHE_MAX_KEY 1024            /* bytes of a key */
-#define BR_CACHE_MAX_VALUE (16u << 20)    /* bytes of a value */
+#define BR_CACHE_MAX_KEY 1024          /* bytes of a key */
+#define BR_CACHE_MAX_VALUE (16u << 20) /* bytes of a value */
 
 typedef struct br_cache br_cache;
 

@@ -30,9 +30,13 @@
 
 #define MAX_SHARDS 16
 
+typedef struct lru_link {
+    struct lru_link *prev, *next;
+} lru_link;
+
 typedef struct entry {
+    lru_link lru; /* first: an lru_link * to an entry is the entry */
     struct entry *hnext;
-    struct entry *prev, *next; /* LRU list */
     uint64_t hash;
     double expires; /* 0: never */
     size_t klen, vlen, size;
@@ -43,7 +47,7 @@ typedef struct shard {
     _Alignas(64) pthread_mutex_t mu;
     entry **buckets;
     size_t bmask;
-    entry lru; /* sentinel: lru.next is the most recent, lru.prev the least */
+    lru_link lru; /* sentinel: lru.next is the most recent, lru.prev the least */
     size_t count, bytes;
     uint64_t hits, misses, sets, evictions, expirations;
 } shard;
@@ -51,7 +55,7 @@ typedef struct shard {
 typedef struct lru_cache {
     br_cache base;
     unsigned char key[crypto_shorthash_KEYBYTES];
-    size_t n_shards; /* power of two */
+    size_t n_shards;               /* power of two */
     size_t cap_entries, cap_bytes; /* per shard */
     double (*now)(void *ctx);
     void *now_ctx;
@@ -102,16 +106,16 @@ static entry **find(shard *s, uint64_t h, const char *key, size_t klen)
 
 static void lru_unlink(entry *e)
 {
-    e->prev->next = e->next;
-    e->next->prev = e->prev;
+    e->lru.prev->next = e->lru.next;
+    e->lru.next->prev = e->lru.prev;
 }
 
 static void lru_push_front(shard *s, entry *e)
 {
-    e->next = s->lru.next;
-    e->prev = &s->lru;
-    s->lru.next->prev = e;
-    s->lru.next = e;
+    e->lru.next = s->lru.next;
+    e->lru.prev = &s->lru;
+    s->lru.next->prev = &e->lru;
+    s->lru.next = &e->lru;
 }
 
 /* Takes e out of the table and the list; the caller frees it. */
@@ -203,7 +207,7 @@ static int lru_set(br_cache *bc, const char *key, const void *val, size_t len, u
         dead = old;
     }
     while (s->count + 1 > c->cap_entries || s->bytes + size > c->cap_bytes) {
-        entry *victim = s->lru.prev; /* never the sentinel: size <= cap_bytes */
+        entry *victim = (entry *)s->lru.prev; /* never the sentinel: size <= cap_bytes */
         detach(s, victim);
         if (victim->expires > 0 && now >= victim->expires)
             s->expirations++;
@@ -271,10 +275,10 @@ static void lru_free(br_cache *bc)
         return;
     for (size_t i = 0; c->shards && i < c->n_shards; i++) {
         shard *s = &c->shards[i];
-        for (entry *e = s->lru.next; e && e != &s->lru;) {
-            entry *next = e->next;
-            free(e);
-            e = next;
+        for (lru_link *l = s->lru.next; l && l != &s->lru;) {
+            lru_link *next = l->next;
+            free(l); /* the entry: its link comes first */
+            l = next;
         }
         free(s->buckets);
         pthread_mutex_destroy(&s->mu);

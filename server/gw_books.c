@@ -183,8 +183,9 @@ void gw_search(gw_req *r)
         gw_error(r, 400, "bad_request", "give a query: q=...");
         return;
     }
-    /* With a subject filter, rank more and filter: the filter needs the metadata. */
-    size_t need = (size_t)(page * size) + 1, k = subjects ? 1000 : need;
+    /* With a subject filter, rank more and filter: the filter needs the metadata, which
+     * one /books call gives for at most 500 ids (docs/services.md). */
+    size_t need = (size_t)(page * size) + 1, k = subjects ? 500 : need;
     br_svc_reply rep;
     if (gw_call(r, BR_ROLE_SEMANTIC, "/search",
                 json_pack("{s:s, s:I}", "query", q, "k", (json_int_t)(k > 1000 ? 1000 : k)),

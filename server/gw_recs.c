@@ -26,6 +26,8 @@
 
 #define MAX_READ 5000 /* interactions considered per reader */
 #define MAX_SUBJECTS BR_FAV_MAX
+#define MAX_EMBED 64  /* subjects one /embed call takes */
+#define MAX_K 1000    /* candidates one service call returns (docs/services.md) */
 
 struct reader {
     int32_t items[MAX_READ];
@@ -33,6 +35,7 @@ struct reader {
     int64_t ts[MAX_READ];
     size_t n;
     int64_t newest;
+    int64_t rev;                        /* state revision (cache keys) */
     const char *subjects[MAX_SUBJECTS]; /* names (anonymous) */
     char subj_buf[1024];
     int32_t fav[MAX_SUBJECTS];          /* ids (signed-in readers) */
@@ -97,9 +100,9 @@ static json_t *by_subjects(gw_req *r, struct reader *rd, double a, size_t k)
 {
     br_svc_reply rep;
     json_t *subs = json_array(), *items = NULL;
-    for (size_t i = 0; i < rd->n_fav; i++)
+    for (size_t i = 0; i < rd->n_fav && json_array_size(subs) < MAX_EMBED; i++)
         json_array_append_new(subs, json_integer(rd->fav[i]));
-    for (size_t i = 0; i < rd->n_subjects; i++)
+    for (size_t i = 0; i < rd->n_subjects && json_array_size(subs) < MAX_EMBED; i++)
         json_array_append_new(subs, json_string(rd->subjects[i]));
     int st = gw_call(r, BR_ROLE_EMBEDDER, "/embed", json_pack("{s:o}", "subjects", subs), &rep);
     if (st == 422) {
@@ -165,12 +168,17 @@ static int load_reader(gw_req *r, struct reader *rd, const char *subjects)
     br_store *st = gw_store(r);
     if (!st)
         return -1;
-    if (br_user_interactions(st, r->user_id, rd->items, rd->ratings, rd->ts, MAX_READ,
-                             &rd->n) != 0 ||
-        br_fav_get(st, r->user_id, rd->fav, MAX_SUBJECTS, &rd->n_fav) != 0) {
+    br_user_state us;
+    int rc = br_user_interactions(st, r->user_id, rd->items, rd->ratings, rd->ts, MAX_READ,
+                                  &rd->n);
+    if (rc == BR_ELIMIT) /* a reader of more than MAX_READ books: the first MAX_READ */
+        rd->n = MAX_READ, rc = 0;
+    if (rc || br_fav_get(st, r->user_id, rd->fav, MAX_SUBJECTS, &rd->n_fav) != 0 ||
+        br_user_state_get(st, r->user_id, &us) != 0) {
         gw_error(r, 500, "internal", "could not read the reader's history");
         return -1;
     }
+    rd->rev = us.rev;
     for (size_t i = 0; i < rd->n; i++)
         if (rd->ts[i] > rd->newest)
             rd->newest = rd->ts[i];
@@ -219,10 +227,13 @@ void gw_recommendations(gw_req *r)
         gw_error(r, 503, "no_model", "no model version is loaded by every service yet");
         goto out;
     }
+    /* The state revision changes with every rating and every change of favorites;
+     * subjects= counts for signed-in readers too (it adds to their favorites). */
     char key[1400];
-    snprintf(key, sizeof key, "recs|%s|u%lld|n%zu|t%lld|%s|a%.3f|p%lld|s%lld|%s", r->version,
-             (long long)r->user_id, rd->n, (long long)rd->newest, use, a, (long long)page,
-             (long long)size, r->user_id ? "" : (subjects ? subjects : ""));
+    snprintf(key, sizeof key, "recs|%s|u%lld|r%lld|n%zu|t%lld|%s|a%.3f|p%lld|s%lld|%s",
+             r->version, (long long)r->user_id, (long long)rd->rev, rd->n,
+             (long long)rd->newest, use, a, (long long)page, (long long)size,
+             subjects ? subjects : "");
     char *hit;
     size_t hit_len;
     if (gw_cache_get(r, key, &hit, &hit_len) == 0) {
@@ -231,18 +242,26 @@ void gw_recommendations(gw_req *r)
         gw_header(r, "X-Cache", "hit");
         goto out;
     }
-    size_t k = (size_t)(page * size) + 1;
+    /* One more than the page needs (has_more), within what a service returns: pages
+     * beyond MAX_K candidates are empty. */
+    size_t k = (size_t)(page * size) + 1 < MAX_K ? (size_t)(page * size) + 1 : MAX_K;
     json_t *cands = !strcmp(use, "behavioral") ? behavioral(r, rd, k)
                     : !strcmp(use, "subject")  ? by_subjects(r, rd, a, k)
                                                : popular(r, rd, k);
-    if (!cands)
+    if (!cands) {
+        if (!r->resp->status && !r->retry) /* a service refused the request */
+            gw_error(r, 502, "service_error", "a model service refused the request");
         goto out;
+    }
     size_t from = (size_t)((page - 1) * size);
     json_t *items = gw_render_items(r, cands, from, (size_t)size);
     int more = json_array_size(cands) > from + (size_t)size;
     json_decref(cands);
-    if (!items)
+    if (!items) {
+        if (!r->resp->status && !r->retry)
+            gw_error(r, 502, "service_error", "the metadata service refused the request");
         goto out;
+    }
     const char *reason = !strcmp(use, "behavioral") ? "from what you have rated and read"
                          : !strcmp(use, "subject")  ? "from your favorite subjects and what is popular"
                                                     : "popular with readers";

@@ -43,7 +43,7 @@ typedef struct shard {
     size_t mask;      /* slots - 1 */
     size_t max_slots; /* growth stops here */
     size_t count, cap;
-    size_t hand;      /* eviction clock hand */
+    size_t hand; /* eviction clock hand */
     uint64_t allowed, limited, evicted;
 } shard;
 
@@ -205,8 +205,8 @@ int br_ratelimit_take(br_ratelimit *rl, const char *key, double rate, double bur
 {
     if (retry_after_s)
         *retry_after_s = 0;
-    if (!rl || !key || !isfinite(now) || !(rate > 0) || !(burst >= 1) ||
-        !isfinite(1.0 / rate) || !isfinite(burst / rate))
+    if (!rl || !key || !isfinite(now) || !(rate > 0) || !(burst >= 1) || !isfinite(1.0 / rate) ||
+        !isfinite(burst / rate))
         return BR_EINVAL;
     uint64_t h[2];
     crypto_shorthash_siphashx24((unsigned char *)h, (const unsigned char *)key, strlen(key),

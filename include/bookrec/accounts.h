@@ -35,13 +35,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define BR_USERNAME_MIN 3      /* bytes; [A-Za-z0-9_.-] only */
+#define BR_USERNAME_MIN 3 /* bytes; [A-Za-z0-9_.-] only */
 #define BR_USERNAME_MAX 32
-#define BR_EMAIL_MAX 254       /* bytes (RFC 5321 path limit); exactly one '@' */
-#define BR_PWHASH_MAX 256      /* bytes of a stored password hash (printable ASCII) */
-#define BR_TOKEN_HASH_MAX 128  /* bytes of a stored session-token hash (printable ASCII) */
-#define BR_CSRF_MAX 128        /* bytes of a session's CSRF token (printable ASCII) */
-#define BR_FAV_MAX 64          /* chosen favorite subjects of one reader */
+#define BR_EMAIL_MAX 254        /* bytes (RFC 5321 path limit); exactly one '@' */
+#define BR_PWHASH_MAX 256       /* bytes of a stored password hash (printable ASCII) */
+#define BR_TOKEN_HASH_MAX 128   /* bytes of a stored session-token hash (printable ASCII) */
+#define BR_CSRF_MAX 128         /* bytes of a session's CSRF token (printable ASCII) */
+#define BR_FAV_MAX 64           /* chosen favorite subjects of one reader */
 #define BR_SUBJECT_NAME_MAX 128 /* bytes of a subject name (subjects.name) */
 #define BR_RATING_PAGE_MAX 1000 /* rows of one br_rating_list page */
 #define BR_EVENT_MODE_MAX 32
@@ -62,7 +62,7 @@ int br_opaque_valid(const char *s, size_t max);
 typedef struct br_account {
     int64_t account_id; /* == user_id (see design decision 2) */
     int64_t user_id;
-    int64_t created_at; /* unix seconds */
+    int64_t created_at;                 /* unix seconds */
     char username[BR_USERNAME_MAX + 1]; /* as chosen (case kept) */
     char email[BR_EMAIL_MAX + 1];
     char password_hash[BR_PWHASH_MAX + 1];
@@ -75,8 +75,7 @@ typedef struct br_account {
  * subject id not in subjects; BR_EEXIST: username or email taken (case-insensitively;
  * use br_account_by_username / _by_email to tell which). */
 int br_account_create(br_store *st, const char *username, const char *email,
-                      const char *password_hash, const int32_t *fav, size_t n_fav,
-                      br_account *out);
+                      const char *password_hash, const int32_t *fav, size_t n_fav, br_account *out);
 
 /* Attaches a login to an existing (e.g. imported) reader; its ratings and favorites stay.
  * BR_ENOENT: no such reader, or a deleted one; BR_EEXIST: that reader already has an
@@ -95,7 +94,7 @@ int br_account_by_user(br_store *st, int64_t user_id, br_account *out);
 typedef struct br_account_changes {
     const char *email;
     const char *password_hash;
-    int set_fav;        /* 1: replace the chosen favorites with fav[0..n_fav) (0 clears) */
+    int set_fav; /* 1: replace the chosen favorites with fav[0..n_fav) (0 clears) */
     const int32_t *fav;
     size_t n_fav;
 } br_account_changes;
@@ -120,8 +119,8 @@ int br_account_delete(br_store *st, int64_t account_id);
 
 /* BR_ENOENT: no such account; BR_EEXIST: that token hash is stored already; BR_EINVAL:
  * bad token hash / csrf (br_opaque_valid with BR_TOKEN_HASH_MAX / BR_CSRF_MAX). */
-int br_session_create(br_store *st, int64_t account_id, const char *token_hash,
-                      const char *csrf, int64_t expires_at);
+int br_session_create(br_store *st, int64_t account_id, const char *token_hash, const char *csrf,
+                      int64_t expires_at);
 /* The session of a token hash that has not expired (expires_at > now): its account and
  * (csrf_out may be NULL) its CSRF token, copied into csrf_out[0..cap), cap > BR_CSRF_MAX
  * being always enough (BR_ERANGE when it does not fit). BR_ENOENT when missing or
@@ -141,7 +140,7 @@ int br_session_purge_expired(br_store *st, int64_t now);
 
 typedef struct br_rating_row {
     int64_t item_idx;
-    int64_t ts;  /* unix seconds; 0 when unknown (imported without a time) */
+    int64_t ts; /* unix seconds; 0 when unknown (imported without a time) */
     int rating;
 } br_rating_row;
 
@@ -172,8 +171,8 @@ int br_rating_list(br_store *st, int64_t user_id, const br_rating_cursor *after,
 /* All of the reader's interactions in item order (for fold-in and for removing read books):
  * items / ratings / ts (each may be NULL) get the first min(cap, total); *n gets the total.
  * BR_ELIMIT when total > cap (call again with a larger buffer). */
-int br_user_interactions(br_store *st, int64_t user_id, int32_t *items, float *ratings,
-                         int64_t *ts, size_t cap, size_t *n);
+int br_user_interactions(br_store *st, int64_t user_id, int32_t *items, float *ratings, int64_t *ts,
+                         size_t cap, size_t *n);
 /* Newest ts over the reader's interactions (0 when none): a warm reader with ratings newer
  * than the model gets fold-in. */
 int br_user_newest_ts(br_store *st, int64_t user_id, int64_t *ts);
@@ -257,7 +256,7 @@ typedef struct br_event_count {
 /* Impressions and clicks per (surface, mode) over events with since <= ts < until, ordered
  * by surface name then mode: rows gets the first min(cap, total) groups, *n the total
  * (BR_ELIMIT when total > cap). CTR = clicks / impressions. */
-int br_event_counts(br_store *st, int64_t since, int64_t until, br_event_count *rows,
-                    size_t cap, size_t *n);
+int br_event_counts(br_store *st, int64_t since, int64_t until, br_event_count *rows, size_t cap,
+                    size_t *n);
 
 #endif

@@ -1,5 +1,6 @@
-/* Accounts, sessions and favorite subjects of the gateway (see accounts.h); ratings are in
- * ratings.c, events in events.c, and the statement helpers they share are here.
+/* Accounts and favorite subjects of the gateway (see accounts.h). The module is split as
+ * pgvector splits its index code, under one header: accounts.c (validation, accounts,
+ * favorites), sessions.c, ratings.c, events.c, and accounts_sql.c (statement helpers).
  *
  * Design decisions:
  * 1. Portable SQL only: no upserts (ON CONFLICT / ON DUPLICATE KEY differ), no
@@ -18,110 +19,9 @@
 
 #include "accounts_internal.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
-
-/* ---- statement helpers ---- */
-
-static int bind_va(br_stmt *q, const char *types, va_list ap)
-{
-    int rc = 0;
-    for (int i = 0; types[i] && !rc; i++) {
-        if (types[i] == 'i')
-            rc = br_stmt_bind_int(q, i + 1, va_arg(ap, int64_t));
-        else if (types[i] == 't')
-            rc = br_stmt_bind_text(q, i + 1, va_arg(ap, const char *), -1);
-        else
-            rc = BR_EINVAL;
-    }
-    return rc;
-}
-
-static int prep_va(br_store *st, br_stmt **out, const char *sql, const char *types, va_list ap)
-{
-    br_stmt *q = NULL;
-    int rc = br_store_prepare(st, sql, &q);
-    if (rc == 0)
-        rc = bind_va(q, types, ap);
-    if (rc) {
-        br_stmt_free(q);
-        q = NULL;
-    }
-    *out = q;
-    return rc;
-}
-
-int br__sql_prep(br_store *st, br_stmt **out, const char *sql, const char *types, ...)
-{
-    va_list ap;
-    va_start(ap, types);
-    int rc = prep_va(st, out, sql, types, ap);
-    va_end(ap);
-    return rc;
-}
-
-int br__sql_exec(br_store *st, const char *sql, const char *types, ...)
-{
-    br_stmt *q;
-    va_list ap;
-    va_start(ap, types);
-    int rc = prep_va(st, &q, sql, types, ap);
-    va_end(ap);
-    if (rc)
-        return rc;
-    rc = br_stmt_step(q);
-    br_stmt_free(q);
-    return rc < 0 ? rc : 0;
-}
-
-int br__sql_int(br_store *st, int64_t *out, const char *sql, const char *types, ...)
-{
-    br_stmt *q;
-    va_list ap;
-    va_start(ap, types);
-    int rc = prep_va(st, &q, sql, types, ap);
-    va_end(ap);
-    if (rc)
-        return rc;
-    rc = br_stmt_step(q);
-    if (rc == 1) {
-        if (br_stmt_is_null(q, 0))
-            rc = 0;
-        else
-            *out = br_stmt_int(q, 0);
-    }
-    br_stmt_free(q);
-    return rc;
-}
-
-int br__user_live(br_store *st, int64_t user_id)
-{
-    int64_t v;
-    return br__sql_int(st, &v, "SELECT 1 FROM users WHERE user_id = ? AND deleted_at IS NULL",
-                       "i", user_id);
-}
-
-int br__work_exists(br_store *st, int64_t item_idx)
-{
-    int64_t v;
-    return br__sql_int(st, &v, "SELECT 1 FROM works WHERE item_idx = ?", "i", item_idx);
-}
-
-int br__user_bump(br_store *st, int64_t user_id)
-{
-    return br__sql_exec(st, "UPDATE users SET state_rev = state_rev + 1 WHERE user_id = ?", "i",
-                        user_id);
-}
-
-int br__tx_end(br_store *st, int rc)
-{
-    if (rc == 0)
-        return br_store_commit(st);
-    br_store_rollback(st);
-    return rc;
-}
 
 /* ---- validation ---- */
 
@@ -201,8 +101,8 @@ static int account_fetch(br_store *st, const char *where, const char *types, int
     char sql[256];
     br_stmt *q;
     snprintf(sql, sizeof sql, "SELECT " ACCOUNT_COLS "FROM accounts WHERE %s", where);
-    int rc = types[0] == 'i' ? br__sql_prep(st, &q, sql, "i", id)
-                             : br__sql_prep(st, &q, sql, "t", text);
+    int rc =
+        types[0] == 'i' ? br__sql_prep(st, &q, sql, "i", id) : br__sql_prep(st, &q, sql, "t", text);
     if (rc)
         return rc;
     rc = br_stmt_step(q);
@@ -303,8 +203,7 @@ static int check_fav_args(const int32_t *fav, size_t n)
 }
 
 int br_account_create(br_store *st, const char *username, const char *email,
-                      const char *password_hash, const int32_t *fav, size_t n_fav,
-                      br_account *out)
+                      const char *password_hash, const int32_t *fav, size_t n_fav, br_account *out)
 {
     char ulc[BR_USERNAME_MAX + 1], elc[BR_EMAIL_MAX + 1];
     int64_t uid = -1, v;
@@ -380,8 +279,8 @@ int br_account_claim(br_store *st, int64_t user_id, const char *username, const 
                            "INSERT INTO accounts (account_id, user_id, username, username_lc, "
                            "email, email_lc, password_hash, created_at, updated_at) "
                            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                           "iitttttii", user_id, user_id, username, ulc, email, elc,
-                           password_hash, now, now)))
+                           "iitttttii", user_id, user_id, username, ulc, email, elc, password_hash,
+                           now, now)))
         goto fail;
     if (out && (rc = br_account_by_id(st, user_id, out)))
         goto fail;
@@ -472,99 +371,6 @@ fail:
     return br__tx_end(st, rc);
 }
 
-/* ---- sessions ---- */
-
-int br_session_create(br_store *st, int64_t account_id, const char *token_hash,
-                      const char *csrf, int64_t expires_at)
-{
-    int64_t v;
-    int rc;
-    if (!st || !br_opaque_valid(token_hash, BR_TOKEN_HASH_MAX) ||
-        !br_opaque_valid(csrf, BR_CSRF_MAX))
-        return BR_EINVAL;
-    if ((rc = br_store_begin(st)))
-        return rc;
-    if ((rc = br_account_by_id(st, account_id, NULL)))
-        goto fail;
-    rc = br__sql_int(st, &v, "SELECT 1 FROM sessions WHERE token_hash = ?", "t", token_hash);
-    if (rc) {
-        rc = rc == 1 ? BR_EEXIST : rc;
-        goto fail;
-    }
-    rc = br__sql_exec(st,
-                      "INSERT INTO sessions (token_hash, account_id, csrf, created_at, "
-                      "expires_at) VALUES (?, ?, ?, ?, ?)",
-                      "titii", token_hash, account_id, csrf, (int64_t)time(NULL), expires_at);
-fail:
-    return br__tx_end(st, rc);
-}
-
-int br_session_lookup(br_store *st, const char *token_hash, int64_t now, int64_t *account_id,
-                      char *csrf_out, size_t cap)
-{
-    br_stmt *q;
-    if (!st || !account_id)
-        return BR_EINVAL;
-    if (!br_opaque_valid(token_hash, BR_TOKEN_HASH_MAX))
-        return BR_ENOENT;
-    int rc = br__sql_prep(st, &q,
-                          "SELECT account_id, csrf FROM sessions WHERE token_hash = ? "
-                          "AND expires_at > ?",
-                          "ti", token_hash, now);
-    if (rc)
-        return rc;
-    rc = br_stmt_step(q);
-    if (rc == 1) {
-        const char *c = br_stmt_text(q, 1);
-        *account_id = br_stmt_int(q, 0);
-        rc = 0;
-        if (csrf_out) {
-            if (!c || strlen(c) >= cap)
-                rc = BR_ERANGE;
-            else
-                memcpy(csrf_out, c, strlen(c) + 1);
-        }
-    } else if (rc == 0) {
-        rc = BR_ENOENT;
-    }
-    br_stmt_free(q);
-    return rc;
-}
-
-int br_session_delete(br_store *st, const char *token_hash)
-{
-    int64_t v;
-    int rc;
-    if (!st)
-        return BR_EINVAL;
-    if (!br_opaque_valid(token_hash, BR_TOKEN_HASH_MAX))
-        return BR_ENOENT;
-    if ((rc = br_store_begin(st)))
-        return rc;
-    rc = br__sql_int(st, &v, "SELECT 1 FROM sessions WHERE token_hash = ?", "t", token_hash);
-    if (rc == 1)
-        rc = br__sql_exec(st, "DELETE FROM sessions WHERE token_hash = ?", "t", token_hash);
-    else if (rc == 0)
-        rc = BR_ENOENT;
-    return br__tx_end(st, rc);
-}
-
-int br_session_delete_account(br_store *st, int64_t account_id, const char *keep_token_hash)
-{
-    if (!st)
-        return BR_EINVAL;
-    if (!keep_token_hash)
-        return br__sql_exec(st, "DELETE FROM sessions WHERE account_id = ?", "i", account_id);
-    return br__sql_exec(st, "DELETE FROM sessions WHERE account_id = ? AND token_hash <> ?", "it",
-                        account_id, keep_token_hash);
-}
-
-int br_session_purge_expired(br_store *st, int64_t now)
-{
-    return st ? br__sql_exec(st, "DELETE FROM sessions WHERE expires_at <= ?", "i", now)
-              : BR_EINVAL;
-}
-
 /* ---- favorite subjects ---- */
 
 int br_fav_get(br_store *st, int64_t user_id, int32_t *ids, size_t cap, size_t *n)
@@ -627,8 +433,8 @@ int br_subject_name_get(br_store *st, int32_t id, char *buf, size_t cap)
     br_stmt *q;
     if (!st || !buf || !cap)
         return BR_EINVAL;
-    int rc = br__sql_prep(st, &q, "SELECT name FROM subjects WHERE subject_id = ?", "i",
-                          (int64_t)id);
+    int rc =
+        br__sql_prep(st, &q, "SELECT name FROM subjects WHERE subject_id = ?", "i", (int64_t)id);
     if (rc)
         return rc;
     rc = br_stmt_step(q);

@@ -1,4 +1,5 @@
-/* Internals shared by accounts.c, ratings.c and events.c (see bookrec/accounts.h). */
+/* Internals shared by accounts.c, sessions.c, ratings.c and events.c (see
+ * bookrec/accounts.h); implemented in accounts_sql.c. */
 #ifndef BOOKREC_ACCOUNTS_INTERNAL_H
 #define BOOKREC_ACCOUNTS_INTERNAL_H
 

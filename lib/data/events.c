@@ -96,8 +96,8 @@ int br_event_purge_older(br_store *st, int64_t before_ts)
     return st ? br__sql_exec(st, "DELETE FROM events WHERE ts < ?", "i", before_ts) : BR_EINVAL;
 }
 
-int br_event_counts(br_store *st, int64_t since, int64_t until, br_event_count *rows,
-                    size_t cap, size_t *n)
+int br_event_counts(br_store *st, int64_t since, int64_t until, br_event_count *rows, size_t cap,
+                    size_t *n)
 {
     br_stmt *q;
     size_t k = 0;

@@ -32,8 +32,8 @@ int br_rating_put(br_store *st, int64_t user_id, int64_t item_idx, int rating, i
         rc = rc == 0 ? BR_ENOENT : rc;
         goto fail;
     }
-    rc = br__sql_int(st, &v, "SELECT 1 FROM interactions WHERE user_id = ? AND item_idx = ?",
-                     "ii", user_id, item_idx);
+    rc = br__sql_int(st, &v, "SELECT 1 FROM interactions WHERE user_id = ? AND item_idx = ?", "ii",
+                     user_id, item_idx);
     if (rc == 1)
         rc = br__sql_exec(st,
                           "UPDATE interactions SET rating = ?, ts = ?, source = 'api' "
@@ -58,13 +58,13 @@ int br_rating_delete(br_store *st, int64_t user_id, int64_t item_idx)
         return BR_EINVAL;
     if ((rc = br_store_begin(st)))
         return rc;
-    rc = br__sql_int(st, &v, "SELECT 1 FROM interactions WHERE user_id = ? AND item_idx = ?",
-                     "ii", user_id, item_idx);
+    rc = br__sql_int(st, &v, "SELECT 1 FROM interactions WHERE user_id = ? AND item_idx = ?", "ii",
+                     user_id, item_idx);
     if (rc == 0)
         rc = BR_ENOENT;
     if (rc == 1 &&
-        (rc = br__sql_exec(st, "DELETE FROM interactions WHERE user_id = ? AND item_idx = ?",
-                           "ii", user_id, item_idx)) == 0)
+        (rc = br__sql_exec(st, "DELETE FROM interactions WHERE user_id = ? AND item_idx = ?", "ii",
+                           user_id, item_idx)) == 0)
         rc = br__user_bump(st, user_id);
     return br__tx_end(st, rc);
 }
@@ -119,12 +119,12 @@ int br_rating_list(br_store *st, int64_t user_id, const br_rating_cursor *after,
                           "WHERE user_id = ? ORDER BY t DESC, item_idx DESC LIMIT ?",
                           "ii", user_id, (int64_t)cap + 1);
     else
-        rc = br__sql_prep(st, &q,
-                          "SELECT item_idx, COALESCE(ts, 0) AS t, rating FROM interactions "
-                          "WHERE user_id = ? AND (COALESCE(ts, 0) < ? OR (COALESCE(ts, 0) = ? "
-                          "AND item_idx < ?)) ORDER BY t DESC, item_idx DESC LIMIT ?",
-                          "iiiii", user_id, after->ts, after->ts, after->item_idx,
-                          (int64_t)cap + 1);
+        rc =
+            br__sql_prep(st, &q,
+                         "SELECT item_idx, COALESCE(ts, 0) AS t, rating FROM interactions "
+                         "WHERE user_id = ? AND (COALESCE(ts, 0) < ? OR (COALESCE(ts, 0) = ? "
+                         "AND item_idx < ?)) ORDER BY t DESC, item_idx DESC LIMIT ?",
+                         "iiiii", user_id, after->ts, after->ts, after->item_idx, (int64_t)cap + 1);
     if (rc)
         return rc;
     while ((rc = br_stmt_step(q)) == 1) {
@@ -140,8 +140,8 @@ int br_rating_list(br_store *st, int64_t user_id, const br_rating_cursor *after,
     return rc < 0 ? rc : 0;
 }
 
-int br_user_interactions(br_store *st, int64_t user_id, int32_t *items, float *ratings,
-                         int64_t *ts, size_t cap, size_t *n)
+int br_user_interactions(br_store *st, int64_t user_id, int32_t *items, float *ratings, int64_t *ts,
+                         size_t cap, size_t *n)
 {
     br_stmt *q;
     size_t k = 0;
@@ -180,8 +180,8 @@ int br_user_newest_ts(br_store *st, int64_t user_id, int64_t *ts)
     if (!st || !ts)
         return BR_EINVAL;
     *ts = 0;
-    int rc = br__sql_int(st, ts, "SELECT MAX(ts) FROM interactions WHERE user_id = ?", "i",
-                         user_id);
+    int rc =
+        br__sql_int(st, ts, "SELECT MAX(ts) FROM interactions WHERE user_id = ?", "i", user_id);
     return rc < 0 ? rc : 0;
 }
 
@@ -196,9 +196,8 @@ int br_user_state_get(br_store *st, int64_t user_id, br_user_state *out)
                          "i", user_id);
     if (rc <= 0)
         return rc == 0 ? BR_ENOENT : rc;
-    if ((rc = br__sql_prep(st, &q,
-                           "SELECT COUNT(*), MAX(ts) FROM interactions WHERE user_id = ?", "i",
-                           user_id)))
+    if ((rc = br__sql_prep(st, &q, "SELECT COUNT(*), MAX(ts) FROM interactions WHERE user_id = ?",
+                           "i", user_id)))
         return rc;
     rc = br_stmt_step(q);
     if (rc == 1) {

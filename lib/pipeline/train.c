@@ -11,6 +11,10 @@
  *    tensor (names from br_semb_tensor_at), its pooled, unit-normalized book
  *    vectors, and params.json, so that a later reader needs nothing else.
  * 4. The manifest lists every file with its size and xxh64 checksum.
+ * 5. Training runs in phases (br_trainer_*: popularity, ALS, subject models) that may run in
+ *    separate processes (the pipeline's steps, resumable): each phase merges its files and
+ *    statistics into DIR/manifest.json, so the manifest always describes what DIR holds.
+ *    br_train_run is the three phases in one go.
  */
 #include "bookrec/train.h"
 
@@ -257,6 +261,48 @@ static uint8_t *load_positive_subjects(br_store *st, size_t n_subjects)
     return pos;
 }
 
+/* Sets the serving tensors of m (subject_emb, attn_w, attn_b) from dir/<name>.npy when dir
+ * holds a model of the same pooling kind (dir/params.json) and the shapes agree; the rest
+ * stay freshly initialized. *n gets the number of tensors taken (-1: dir not usable). A
+ * tensor with a different shape (the vocabulary or dim changed) is not an error: the model
+ * then trains from scratch, which is what a full retrain does anyway. */
+static int warm_start(br_semb *m, const char *dir, const char *pool, int *n)
+{
+    static const char *const names[] = {"subject_emb", "attn_w", "attn_b"};
+    char path[4096];
+    br_semb_tensor have;
+    br_npy a;
+    *n = -1;
+    snprintf(path, sizeof path, "%s/params.json", dir);
+    json_t *pj = json_load_file(path, 0, NULL);
+    const char *pk = json_string_value(json_object_get(pj, "pool"));
+    int same = pk && !strcmp(pk, pool);
+    json_decref(pj);
+    if (!same) {
+        br_warn("train: %s holds no %s subject model: training from scratch", dir, pool);
+        return 0;
+    }
+    *n = 0;
+    for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
+        if (br_semb_tensor_get(m, names[k], &have) != 0)
+            continue; /* the mean pooling has no attention tensors */
+        snprintf(path, sizeof path, "%s/%s.npy", dir, names[k]);
+        if (br_npy_open(path, &a) != 0)
+            continue;
+        int rc = a.dtype == BR_NPY_F32 && a.rows == have.rows && a.cols == have.cols
+                     ? br_semb_tensor_set(m, names[k], a.data, a.rows, a.cols)
+                     : BR_ERANGE;
+        br_npy_close(&a);
+        if (rc == 0)
+            (*n)++;
+        else
+            br_warn("train: %s does not fit the model (shape or values): not warm-started",
+                    path);
+    }
+    br_info("train: subject model %s warm-started from %s (%d tensors)", pool, dir, *n);
+    return 0;
+}
+
 static int train_subjects(const br_train_data *d, const br_train_opts *opt, struct out *o,
                           const uint8_t *positive, json_t *stats)
 {
@@ -294,8 +340,11 @@ static int train_subjects(const br_train_data *d, const br_train_opts *opt, stru
         if ((rc = mkdir_p(name)))
             goto out;
         double t0 = br_now();
-        if ((rc = br_semb_new(&p, d->n_subjects, d->n_users, d->n_items, &m)) ||
-            (rc = br_semb_train(m, &sd, semb_progress, (void *)pool))) {
+        int warm = -1;
+        if (!(rc = br_semb_new(&p, d->n_subjects, d->n_users, d->n_items, &m)) &&
+            opt->warm_dir)
+            rc = warm_start(m, opt->warm_dir, pool, &warm);
+        if (rc || (rc = br_semb_train(m, &sd, semb_progress, (void *)pool))) {
             br_semb_free(m);
             snprintf(o->err, o->errcap, "subject model %s: %s", pool, br_strerror(rc));
             goto out;
@@ -338,8 +387,9 @@ static int train_subjects(const br_train_data *d, const br_train_opts *opt, stru
             if (json_dump_file(pj, name, JSON_INDENT(2) | JSON_SORT_KEYS) != 0)
                 rc = BR_EIO;
             json_object_set_new(js, pool,
-                                json_pack("{s:f, s:I, s:o}", "seconds", secs, "steps",
-                                          (json_int_t)br_semb_steps(m), "params", pj));
+                                json_pack("{s:f, s:I, s:o, s:i}", "seconds", secs, "steps",
+                                          (json_int_t)br_semb_steps(m), "params", pj,
+                                          "warm_started_tensors", warm));
         }
         br_semb_free(m);
         if (rc)
@@ -354,48 +404,105 @@ out:
     return rc;
 }
 
-int br_train_run(br_store *st, const br_train_opts *opt, const char *dir, json_t **manifest,
-                 char *err, size_t errcap)
-{
+struct br_trainer {
+    br_store *st;
+    br_train_opts o;
+    char dir[4096];
     br_train_data d;
-    struct out o = {dir, json_array(), err, errcap};
-    json_t *stats = json_object();
+    json_t *files; /* entries written by this trainer's phases */
+    json_t *stats; /* their statistics, by phase */
+};
+
+int br_trainer_new(br_store *st, const br_train_opts *opt, const char *dir, br_trainer **out,
+                   char *err, size_t errcap)
+{
+    br_trainer *t;
     int rc;
     if (err && errcap)
         err[0] = 0;
-    if (!o.files || !stats)
+    *out = NULL;
+    if (!st || !opt || !dir || strlen(dir) >= sizeof t->dir)
+        return BR_EINVAL;
+    if (!(t = calloc(1, sizeof *t)))
         return BR_ENOMEM;
+    t->st = st;
+    t->o = *opt;
+    snprintf(t->dir, sizeof t->dir, "%s", dir);
+    t->files = json_array();
+    t->stats = json_object();
+    if (!t->files || !t->stats) {
+        rc = BR_ENOMEM;
+        goto fail;
+    }
     if ((rc = mkdir_p(dir))) {
         snprintf(err, errcap, "%s: cannot create the directory", dir);
-        json_decref(o.files);
-        json_decref(stats);
-        return rc;
+        goto fail;
     }
-    if ((rc = br_train_data_load(st, opt->semb.max_set, &d, err, errcap))) {
-        json_decref(o.files);
-        json_decref(stats);
-        return rc;
+    if ((rc = br_train_data_load(st, opt->semb.max_set, &t->d, err, errcap)))
+        goto fail;
+    br_info("train: split %s, %zu interactions, %zu readers, %zu books, %zu subjects",
+            t->d.split_id, t->d.n, t->d.n_users, t->d.n_items, t->d.n_subjects);
+    *out = t;
+    return 0;
+fail:
+    json_decref(t->files);
+    json_decref(t->stats);
+    free(t);
+    return rc;
+}
+
+void br_trainer_free(br_trainer *t)
+{
+    if (!t)
+        return;
+    br_train_data_free(&t->d);
+    json_decref(t->files);
+    json_decref(t->stats);
+    free(t);
+}
+
+const br_train_data *br_trainer_data(const br_trainer *t)
+{
+    return &t->d;
+}
+
+const json_t *br_trainer_files(const br_trainer *t)
+{
+    return t->files;
+}
+
+/* The manifest: parameters, split_id, files and statistics, merged with an earlier phase's
+ * manifest of the same split in DIR (entries of files rewritten now replace theirs). */
+static int write_manifest(br_trainer *t, json_t **manifest, char *err, size_t errcap)
+{
+    char path[4096];
+    const br_als_params *a = &t->o.als;
+    snprintf(path, sizeof path, "%s/manifest.json", t->dir);
+    json_t *old = json_load_file(path, 0, NULL);
+    const char *old_split = json_string_value(json_object_get(old, "split_id"));
+    json_t *files = json_array(), *stats = json_object(), *e;
+    size_t i;
+    if (old && old_split && !strcmp(old_split, t->d.split_id)) {
+        json_array_foreach(json_object_get(old, "files"), i, e)
+        {
+            const char *name = json_string_value(json_object_get(e, "name"));
+            int mine = 0;
+            size_t j;
+            json_t *f;
+            json_array_foreach(t->files, j, f)
+                mine |= name && !strcmp(name, json_string_value(json_object_get(f, "name")));
+            if (!mine)
+                json_array_append(files, e);
+        }
+        json_object_update(stats, json_object_get(old, "training"));
     }
-    br_info("train: split %s, %zu interactions, %zu readers, %zu books, %zu subjects", d.split_id,
-            d.n, d.n_users, d.n_items, d.n_subjects);
-    uint8_t *positive = NULL;
-    if (!opt->generic_positives && !(positive = load_positive_subjects(st, d.n_subjects))) {
-        rc = BR_ENOMEM;
-        goto out;
-    }
-    rc = train_popularity(&d, opt, &o);
-    if (!rc)
-        rc = train_als(&d, opt, &o, stats);
-    if (!rc)
-        rc = train_subjects(&d, opt, &o, positive, stats);
-    free(positive);
-    if (rc)
-        goto out;
-    const br_als_params *a = &opt->als;
+    json_decref(old);
+    json_array_extend(files, t->files);
+    json_object_update(stats, t->stats);
     json_t *m = json_pack(
         "{s:s, s:s, s:I, s:s, s:{s:{s:I, s:f, s:I, s:f, s:I, s:s, s:s, s:f, s:I}, s:{s:f}, "
         "s:I}, s:o, s:o, s:{}}",
-        "format", "bookrec-model-draft/1", "split_id", d.split_id, "created_at",
+        "format", "bookrec-model-draft/1", "split_id", t->d.split_id, "created_at",
         (json_int_t)time(NULL), "code_commit", getenv("BOOKREC_COMMIT") ? getenv("BOOKREC_COMMIT")
                                                                          : "unknown",
         "params", "als", "factors", (json_int_t)a->factors, "regularization",
@@ -404,24 +511,79 @@ int br_train_run(br_store *st, const br_train_opts *opt, const char *dir, json_t
         a->solver == BR_ALS_CG ? "cg" : "cholesky", "weighting",
         a->weighting == BR_ALS_W_CONSTANT ? "constant" : "rating", "weight_base",
         (double)a->weight_base, "seed", (json_int_t)a->seed, "popularity", "bayes_m",
-        opt->bayes_m, "warm_min_ratings", (json_int_t)opt->warm_min, "files", o.files, "training",
+        t->o.bayes_m, "warm_min_ratings", (json_int_t)t->o.warm_min, "files", files, "training",
         stats, "metrics");
-    o.files = stats = NULL;
-    char path[4096];
-    snprintf(path, sizeof path, "%s/manifest.json", dir);
-    if (!m || json_dump_file(m, path, JSON_INDENT(2) | JSON_SORT_KEYS) != 0) {
+    /* Written aside and renamed: a crash leaves the previous phase's manifest. */
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    if (!m || json_dump_file(m, tmp, JSON_INDENT(2) | JSON_SORT_KEYS) != 0 ||
+        rename(tmp, path) != 0) {
         json_decref(m);
         snprintf(err, errcap, "writing %s failed", path);
-        rc = BR_EIO;
-        goto out;
+        return m ? BR_EIO : BR_ENOMEM;
     }
     if (manifest)
         *manifest = m;
     else
         json_decref(m);
-out:
-    json_decref(o.files);
-    json_decref(stats);
-    br_train_data_free(&d);
+    return 0;
+}
+
+static int phase(br_trainer *t, int which, char *err, size_t errcap)
+{
+    struct out o = {t->dir, t->files, err, errcap};
+    int rc;
+    if (err && errcap)
+        err[0] = 0;
+    if (which == 0) {
+        rc = train_popularity(&t->d, &t->o, &o);
+    } else if (which == 1) {
+        rc = train_als(&t->d, &t->o, &o, t->stats);
+    } else {
+        uint8_t *positive = NULL;
+        if (!t->o.generic_positives &&
+            !(positive = load_positive_subjects(t->st, t->d.n_subjects)))
+            return BR_ENOMEM;
+        rc = train_subjects(&t->d, &t->o, &o, positive, t->stats);
+        free(positive);
+    }
+    if (rc && err && errcap && !err[0])
+        snprintf(err, errcap, "training failed: %s", br_strerror(rc));
+    return rc ? rc : write_manifest(t, NULL, err, errcap);
+}
+
+int br_trainer_popularity(br_trainer *t, char *err, size_t errcap)
+{
+    return phase(t, 0, err, errcap);
+}
+
+int br_trainer_als(br_trainer *t, char *err, size_t errcap)
+{
+    return phase(t, 1, err, errcap);
+}
+
+int br_trainer_subjects(br_trainer *t, char *err, size_t errcap)
+{
+    return phase(t, 2, err, errcap);
+}
+
+int br_train_run(br_store *st, const br_train_opts *opt, const char *dir, json_t **manifest,
+                 char *err, size_t errcap)
+{
+    br_trainer *t = NULL;
+    char path[4096];
+    int rc;
+    if ((rc = br_trainer_new(st, opt, dir, &t, err, errcap)))
+        return rc;
+    /* A fresh training: nothing of an earlier one in DIR is merged. */
+    snprintf(path, sizeof path, "%s/manifest.json", dir);
+    if (remove(path) != 0 && errno != ENOENT) {
+        snprintf(err, errcap, "%s: cannot replace it", path);
+        rc = BR_EIO;
+    }
+    if (!rc && !(rc = br_trainer_popularity(t, err, errcap)) &&
+        !(rc = br_trainer_als(t, err, errcap)) && !(rc = br_trainer_subjects(t, err, errcap)))
+        rc = write_manifest(t, manifest, err, errcap);
+    br_trainer_free(t);
     return rc;
 }

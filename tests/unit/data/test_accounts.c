@@ -48,7 +48,8 @@ static br_store *fixture(const char *name)
     }
     int rc = br_store_begin(s);
     for (int i = 0; i < N_WORKS && !rc; i++)
-        rc = exec_f(s, "INSERT INTO works (item_idx, work_key, created_import) VALUES (%d, 'w%d', 1)",
+        rc = exec_f(s,
+                    "INSERT INTO works (item_idx, work_key, created_import) VALUES (%d, 'w%d', 1)",
                     i, i);
     if (!rc)
         rc = br_store_exec(
@@ -160,17 +161,13 @@ TEST(accounts_create_and_lookup)
                   BR_EEXIST);
     ASSERT_EQ_INT(br_account_create(s, "ALICE", "other@example.org", HASH, NULL, 0, NULL),
                   BR_EEXIST);
-    ASSERT_EQ_INT(br_account_create(s, "bob", "ALICE@example.ORG", HASH, NULL, 0, NULL),
-                  BR_EEXIST);
+    ASSERT_EQ_INT(br_account_create(s, "bob", "ALICE@example.ORG", HASH, NULL, 0, NULL), BR_EEXIST);
     /* Bad input: each kind of error, distinctly. */
     ASSERT_EQ_INT(br_account_create(s, "bo", "bob@example.org", HASH, NULL, 0, NULL), BR_EINVAL);
-    ASSERT_EQ_INT(br_account_create(s, "bob!", "bob@example.org", HASH, NULL, 0, NULL),
-                  BR_EINVAL);
-    ASSERT_EQ_INT(br_account_create(s, "bob", "bob.example.org", HASH, NULL, 0, NULL),
-                  BR_EINVAL);
+    ASSERT_EQ_INT(br_account_create(s, "bob!", "bob@example.org", HASH, NULL, 0, NULL), BR_EINVAL);
+    ASSERT_EQ_INT(br_account_create(s, "bob", "bob.example.org", HASH, NULL, 0, NULL), BR_EINVAL);
     ASSERT_EQ_INT(br_account_create(s, "bob", "bob@example.org", "", NULL, 0, NULL), BR_EINVAL);
-    ASSERT_EQ_INT(br_account_create(s, "bob", "bob@example.org", NULL, NULL, 0, NULL),
-                  BR_EINVAL);
+    ASSERT_EQ_INT(br_account_create(s, "bob", "bob@example.org", NULL, NULL, 0, NULL), BR_EINVAL);
     ASSERT_EQ_INT(br_account_create(s, "bob", "bob@example.org", HASH, NULL, 1, NULL), BR_EINVAL);
     int32_t many[BR_FAV_MAX + 1] = {0};
     ASSERT_EQ_INT(br_account_create(s, "bob", "bob@example.org", HASH, many, BR_FAV_MAX + 1, NULL),
@@ -214,8 +211,7 @@ TEST(accounts_claim)
     ASSERT_EQ_INT(br_account_claim(s, 2, "r", "r2@example.org", HASH, NULL), BR_EINVAL);
     ASSERT_EQ_INT(count(s, "SELECT COUNT(*) FROM accounts"), 1);
     /* A sign-up cannot take a claimed name either. */
-    ASSERT_EQ_INT(br_account_create(s, "Reader1", "x@example.org", HASH, NULL, 0, NULL),
-                  BR_EEXIST);
+    ASSERT_EQ_INT(br_account_create(s, "Reader1", "x@example.org", HASH, NULL, 0, NULL), BR_EEXIST);
 
     /* A deleted reader cannot be claimed again. */
     ASSERT_OK(br_account_delete(s, 1));
@@ -551,8 +547,8 @@ TEST(accounts_ratings_keyset_pagination)
     int seen[N_WORKS] = {0};
     for (size_t i = 0; i < n; i++)
         seen[page[i].item_idx]++;
-    ASSERT_OK(br_rating_put(s, u, 40, 5, 5000)); /* newer: not on later pages */
-    ASSERT_OK(br_rating_put(s, u, 41, 5, 500));  /* older: on a later page */
+    ASSERT_OK(br_rating_put(s, u, 40, 5, 5000));   /* newer: not on later pages */
+    ASSERT_OK(br_rating_put(s, u, 41, 5, 500));    /* older: on a later page */
     ASSERT_OK(br_rating_put(s, u, 42, 5, cur.ts)); /* same ts, larger item: before the cursor */
     while (more) {
         ASSERT_OK(br_rating_list(s, u, &cur, page, 8, &n, &more));
@@ -659,13 +655,23 @@ TEST(accounts_events)
 
     /* 10 impressions and 3 clicks on recommendations/als, 4 and 1 on similar/hybrid. */
     for (int i = 0; i < 13; i++) {
-        br_event e = {100 + i, i % 2, i < 10 ? BR_EVENT_IMPRESSION : BR_EVENT_CLICK,
-                      BR_SURFACE_RECOMMENDATIONS, "als", i, "20240101-000000-000-0000abcd"};
+        br_event e = {100 + i,
+                      i % 2,
+                      i < 10 ? BR_EVENT_IMPRESSION : BR_EVENT_CLICK,
+                      BR_SURFACE_RECOMMENDATIONS,
+                      "als",
+                      i,
+                      "20240101-000000-000-0000abcd"};
         ASSERT_OK(br_event_insert(s, &e));
     }
     for (int i = 0; i < 5; i++) {
-        br_event e = {200 + i, 0, i < 4 ? BR_EVENT_IMPRESSION : BR_EVENT_CLICK,
-                      BR_SURFACE_SIMILAR, "hybrid", 1, NULL};
+        br_event e = {200 + i,
+                      0,
+                      i < 4 ? BR_EVENT_IMPRESSION : BR_EVENT_CLICK,
+                      BR_SURFACE_SIMILAR,
+                      "hybrid",
+                      1,
+                      NULL};
         ASSERT_OK(br_event_insert(s, &e));
     }
     br_event anon = {300, 0, BR_EVENT_IMPRESSION, BR_SURFACE_SEARCH, NULL, 2, ""};

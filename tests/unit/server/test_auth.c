@@ -91,8 +91,8 @@ TEST(auth_dummy_verify_timing)
     qsort(dummy, 5, sizeof dummy[0], cmp_double);
     double ratio = dummy[2] / wrong[2];
     if (!(ratio > 0.5 && ratio < 2.0))
-        br_test_fail(__FILE__, __LINE__, "dummy %.1f ms vs wrong password %.1f ms",
-                     dummy[2] * 1e3, wrong[2] * 1e3);
+        br_test_fail(__FILE__, __LINE__, "dummy %.1f ms vs wrong password %.1f ms", dummy[2] * 1e3,
+                     wrong[2] * 1e3);
     ASSERT_TRUE(wrong[2] > 0.005); /* really Argon2id at 64 MiB, not a shortcut */
 }
 
@@ -122,10 +122,14 @@ TEST(auth_tokens)
     ASSERT_OK(br_auth_token_hash("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", h1));
     ASSERT_EQ_STR(h1, "6342b384e5d6294c5df1110132b93b97b395a2ff4cca498af637b3e06b3095dd");
 
-    const char *bad[] = {"", "short", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+    const char *bad[] = {"",
+                         "short",
+                         "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
                          "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
                          "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
-                         "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA;", "' OR 1=1 --", NULL};
+                         "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA;",
+                         "' OR 1=1 --",
+                         NULL};
     for (int i = 0; bad[i]; i++) {
         ASSERT_EQ_INT(br_auth_token_valid(bad[i]), 0);
         ASSERT_EQ_INT(br_auth_token_hash(bad[i], h1), BR_EFORMAT);
@@ -193,8 +197,7 @@ TEST(auth_cookie_parse)
     ASSERT_OK(br_auth_cookie_get("junk; x=\"un closed; ;;=; sid=ok", name, v, sizeof v));
     ASSERT_EQ_STR(v, "ok");
     /* Names match exactly: no prefix, suffix or case folding. */
-    ASSERT_EQ_INT(br_auth_cookie_get("xsid=1; sidx=2; SID=3; si=4", name, v, sizeof v),
-                  BR_ENOENT);
+    ASSERT_EQ_INT(br_auth_cookie_get("xsid=1; sidx=2; SID=3; si=4", name, v, sizeof v), BR_ENOENT);
     ASSERT_EQ_INT(br_auth_cookie_get("", name, v, sizeof v), BR_ENOENT);
     ASSERT_EQ_INT(br_auth_cookie_get(";;;", name, v, sizeof v), BR_ENOENT);
     ASSERT_EQ_INT(br_auth_cookie_get("sid", name, v, sizeof v), BR_ENOENT);
