@@ -22,20 +22,13 @@ static json_t *services_health(gw_req *r, int *all_up)
     *all_up = 1;
     for (int i = 0; i < BR_ROLE_COUNT; i++) {
         json_t *h = NULL;
-        if (br_svc_client_health(r->g->o.clients[i], &h) != 0) {
+        if (br_svc_client_health(r->g->o.clients[i], (enum br_role_id)i, &h) != 0) {
             *all_up = 0;
             json_array_append_new(a, json_pack("{s:s, s:b}", "role",
                                                br_role_name((enum br_role_id)i), "reachable", 0));
             continue;
         }
-        /* An all-in-one host answers for every role: keep this role's entry. */
-        const json_t *e = h, *x;
-        size_t k;
-        json_array_foreach(json_object_get(h, "services"), k, x)
-            if (!strcmp(json_string_value(json_object_get(x, "role")) ?: "",
-                        br_role_name((enum br_role_id)i)))
-                e = x;
-        json_t *c = json_deep_copy(e);
+        json_t *c = json_deep_copy(h);
         json_object_set_new(c, "reachable", json_true());
         if (!json_is_string(json_object_get(c, "version")))
             *all_up = 0;
@@ -84,18 +77,11 @@ void gw_admin_reload(gw_req *r)
     int refused = 0;
     for (int i = 0; i < BR_ROLE_COUNT; i++) {
         json_t *rep = NULL;
-        refused += br_svc_client_reload(r->g->o.clients[i], r->g->admin_token, &rep) != 0;
-        json_t *s = json_object_get(rep, "services"), *x;
-        size_t k;
-        json_array_foreach(s, k, x)
-            if (!strcmp(json_string_value(json_object_get(x, "role")) ?: "",
-                        br_role_name((enum br_role_id)i)))
-                json_array_append(all, x);
-        if (!json_is_array(s))
-            json_array_append_new(all, json_pack("{s:s, s:s}", "role",
-                                                 br_role_name((enum br_role_id)i), "error",
-                                                 "unreachable"));
-        json_decref(rep);
+        refused += br_svc_client_reload(r->g->o.clients[i], (enum br_role_id)i,
+                                        r->g->admin_token, &rep) != 0;
+        json_array_append_new(all, rep ? rep : json_pack("{s:s, s:s}", "role",
+                                                         br_role_name((enum br_role_id)i),
+                                                         "error", "unreachable"));
     }
     /* A reload changes what every cached list was computed from: the version is in each
      * key, so old entries are simply never asked for again and age out. */

@@ -139,16 +139,18 @@ int br_svc_client_call(br_svc_client *c, const char *endpoint, const json_t *req
     return 0;
 }
 
-int br_svc_client_reload(br_svc_client *c, const char *admin_token, json_t **out)
+static json_t *role_entry(json_t *reply, enum br_role_id role);
+
+int br_svc_client_reload(br_svc_client *c, enum br_role_id role, const char *admin_token,
+                         json_t **out)
 {
     *out = NULL;
     if (c->local) {
         char err[512] = "", loaded[200];
         int changed = 0, rc = br_service_reload(c->local, &changed, err, sizeof err);
         br_service_loaded(c->local, loaded, sizeof loaded);
-        *out = json_pack("{s:[{s:s, s:b, s:s, s:s?}]}", "services", "role",
-                         br_role_name(br_service_role(c->local)), "changed", changed, "loaded",
-                         loaded, "error", rc ? err : NULL);
+        *out = json_pack("{s:s, s:b, s:s, s:s?}", "role", br_role_name(role), "changed",
+                         changed, "loaded", loaded, "error", rc ? err : NULL);
         return rc ? BR_ECORRUPT : 0;
     }
     char hdr[300];
@@ -160,25 +162,45 @@ int br_svc_client_reload(br_svc_client *c, const char *admin_token, json_t **out
         br_http_result_free(&res);
         return BR_EIO;
     }
-    *out = json_loadb(res.body ? res.body : "", res.body_len, 0, NULL);
+    json_t *rep = json_loadb(res.body ? res.body : "", res.body_len, 0, NULL);
     int rc = res.status == 200 ? 0 : BR_ECORRUPT;
     br_http_result_free(&res);
+    *out = rep ? role_entry(rep, role) : json_pack("{s:s, s:s}", "role", br_role_name(role),
+                                                   "error", "unreadable reply");
+    json_decref(rep);
     return rc;
 }
 
-int br_svc_client_health(br_svc_client *c, json_t **out)
+/* The entry of role in a reply that lists several services ({"services": [...]}), or the
+ * reply itself; a new reference. */
+static json_t *role_entry(json_t *reply, enum br_role_id role)
 {
+    json_t *e = reply, *x;
+    size_t k;
+    json_array_foreach(json_object_get(reply, "services"), k, x)
+        if (!strcmp(json_string_value(json_object_get(x, "role")) ?: "", br_role_name(role)))
+            e = x;
+    return json_incref(e);
+}
+
+int br_svc_client_health(br_svc_client *c, enum br_role_id role, json_t **out)
+{
+    json_t *h = NULL;
     *out = NULL;
     if (c->local) {
         *out = br_service_health(c->local);
         return *out ? 0 : BR_ENOMEM;
     }
     br_http_result res;
-    if (br_http_client_call(c->http, "GET", "/health", NULL, 0, NULL, &res) != 0)
+    if (br_http_client_call(c->http, "GET", "/health", NULL, 0, NULL, &res) != 0) {
+        br_http_result_free(&res);
         return BR_EIO;
+    }
     if (res.status == 200)
-        *out = json_loadb(res.body ? res.body : "", res.body_len, 0, NULL);
+        h = json_loadb(res.body ? res.body : "", res.body_len, 0, NULL);
     br_http_result_free(&res);
+    *out = h ? role_entry(h, role) : NULL;
+    json_decref(h);
     return *out ? 0 : BR_EIO;
 }
 
@@ -240,19 +262,12 @@ int br_router_refresh(br_router *r)
     for (int i = 0; i < BR_ROLE_COUNT; i++) {
         json_t *h;
         memset(&v[i], 0, sizeof v[i]);
-        if (br_svc_client_health(r->clients[i], &h) != 0) {
+        if (br_svc_client_health(r->clients[i], (enum br_role_id)i, &h) != 0) {
             rc = BR_EIO;
             continue;
         }
-        /* A host of several services answers with one entry per role. */
-        const json_t *e = h, *x;
-        size_t k;
-        json_array_foreach(json_object_get(h, "services"), k, x)
-            if (!strcmp(json_string_value(json_object_get(x, "role")) ?: "",
-                        br_role_name((enum br_role_id)i)))
-                e = x;
-        const char *cur = json_string_value(json_object_get(e, "version"));
-        const char *prev = json_string_value(json_object_get(e, "previous"));
+        const char *cur = json_string_value(json_object_get(h, "version"));
+        const char *prev = json_string_value(json_object_get(h, "previous"));
         snprintf(v[i].cur, sizeof v[i].cur, "%s", cur ? cur : "");
         snprintf(v[i].prev, sizeof v[i].prev, "%s", prev ? prev : "");
         json_decref(h);

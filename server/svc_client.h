@@ -33,11 +33,14 @@ int br_svc_clients_open(const char *spec, const char *token, br_service *const *
  * 0, an "unreachable" error body). Thread-safe. */
 int br_svc_client_call(br_svc_client *c, const char *endpoint, const json_t *req,
                        const char *version, br_svc_reply *out);
-/* Reload from CURRENT now (POST /admin/reload with X-Admin-Token, or in process). *out gets
- * {"role", "loaded", "changed", "error"?} entries. 0 when every service accepted. */
-int br_svc_client_reload(br_svc_client *c, const char *admin_token, json_t **out);
-/* GET /health (or the in-process equivalent) into *out. 0 or BR_EIO. */
-int br_svc_client_health(br_svc_client *c, json_t **out);
+/* Reload from CURRENT now (POST /admin/reload with X-Admin-Token, or in process). *out
+ * gets role's entry of the report: {"role", "loaded", "changed", "error"?}. 0 when the
+ * service accepted. */
+int br_svc_client_reload(br_svc_client *c, enum br_role_id role, const char *admin_token,
+                         json_t **out);
+/* GET /health (or the in-process equivalent): role's entry (a host of several services
+ * answers for each) into *out. 0 or BR_EIO. */
+int br_svc_client_health(br_svc_client *c, enum br_role_id role, json_t **out);
 
 typedef struct br_router br_router;
 
