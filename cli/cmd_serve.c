@@ -97,9 +97,9 @@ static br_gateway *make_gateway(br_config *cfg, br_svc_client **clients)
     go.cookie_secure = br_config_bool(cfg, "serve.cookie_secure");
     go.session_ttl_s = br_config_int(cfg, "serve.session_days") * 86400;
     go.rate_ip = br_config_double(cfg, "serve.rate_ip");
-    go.burst_ip = 2 * go.rate_ip;
+    go.burst_ip = go.rate_ip > 0.5 ? 2 * go.rate_ip : 1; /* a bucket holds at least one */
     go.rate_user = br_config_double(cfg, "serve.rate_user");
-    go.burst_user = 2 * go.rate_user;
+    go.burst_user = go.rate_user > 0.5 ? 2 * go.rate_user : 1;
     go.rate_login = br_config_double(cfg, "serve.rate_login");
     go.web_dir = br_config_str(cfg, "serve.web_dir");
     go.event_retention_days = br_config_int(cfg, "serve.event_retention_days");

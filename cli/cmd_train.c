@@ -3,6 +3,7 @@
 
 #include "bookrec/error.h"
 #include "bookrec/evaluate.h"
+#include "bookrec/split.h"
 #include "bookrec/train.h"
 
 #include <jansson.h>
@@ -125,7 +126,9 @@ int cmd_eval(int argc, char **argv)
                    "  --user-factors/--item-factors  float32 .npy; rows are user_id / item_idx\n"
                    "                 unless --user-ids / --item-ids (.npy int32/int64) map them\n"
                    "  --rankings CSV  user,item_idx,rank (e.g. from another library)\n"
-                   "  --name NAME     the model's name in the report (default external)\n");
+                   "  --name NAME     the model's name in the report (default external)\n"
+                   "  --fold F        fold held out by the warm protocol: test (default) or\n"
+                   "                  val (for choosing models; the pipeline's gate uses it)\n");
             return 0;
         } else if ((v = cli_opt(argc, argv, &i, "--db"))) {
             cli_flag(cfg, "db.path", v);
@@ -145,6 +148,10 @@ int cmd_eval(int argc, char **argv)
             o.rankings = v;
         } else if ((v = cli_opt(argc, argv, &i, "--name"))) {
             o.external_name = v;
+        } else if ((v = cli_opt(argc, argv, &i, "--fold"))) {
+            if (strcmp(v, "test") && strcmp(v, "val"))
+                cli_die("eval: --fold takes test or val, not %s", v);
+            o.fold = !strcmp(v, "val") ? BR_FOLD_VAL : BR_FOLD_TEST;
         } else {
             cli_die("eval: unknown argument %s (see bookrec eval --help)", argv[i]);
         }

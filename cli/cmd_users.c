@@ -1,7 +1,7 @@
 /* bookrec users create|claim: accounts made by an operator (demos, tests of warm readers).
  *
- * Passwords are hashed here exactly as the gateway hashes them at sign-up: libsodium's
- * crypto_pwhash_str (Argon2id, OPSLIMIT_INTERACTIVE / MEMLIMIT_INTERACTIVE), so a login
+ * Passwords are checked and hashed by the gateway's own functions (server/auth.h: Argon2id,
+ * OPSLIMIT_INTERACTIVE / MEMLIMIT_INTERACTIVE), so a login
  * through the API verifies either. The library only stores the hash (lib/ has no crypto).
  * There is no terminal prompt (scripts and tests have no tty): the password comes from
  * stdin with --password-stdin, or is generated and printed once. */
@@ -10,6 +10,8 @@
 #include "bookrec/accounts.h"
 #include "bookrec/error.h"
 #include "bookrec/store.h"
+
+#include "auth.h"
 
 #include <sodium.h>
 #include <stdio.h>
@@ -192,9 +194,10 @@ static int users_run(int create, int argc, char **argv)
     int32_t fav[BR_FAV_MAX];
     size_t n_fav = create && subjects ? parse_subjects(st, subjects, fav, BR_FAV_MAX) : 0;
 
-    char hash[crypto_pwhash_STRBYTES];
-    if (crypto_pwhash_str(hash, pw, strlen(pw), crypto_pwhash_OPSLIMIT_INTERACTIVE,
-                          crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0)
+    char hash[BR_AUTH_HASH_CAP], why[256];
+    if (br_auth_password_check(pw, why, sizeof why) != 0)
+        cli_die("users: %s", why);
+    if (br_auth_hash_password(pw, hash, sizeof hash) != 0)
         cli_die("users: password hashing ran out of memory");
 
     br_account a;

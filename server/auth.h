@@ -126,7 +126,7 @@ int br_auth_clear_cookie(char *out, size_t cap, int secure);
 /* Finds cookie name in a Cookie request header ("a=1; b=2", spaces and tabs
  * around names and values ignored, a value in double quotes unquoted, pairs
  * without '=' skipped; the first of duplicates wins, as browsers send the
- * most specific first). Copies its value into out[cap]. 0; BR_ENOENT
+ * most specific first). Copies its value (possibly empty) into out[cap]. 0; BR_ENOENT
  * absent (or header NULL); BR_EFORMAT the value has a character outside
  * RFC 6265's cookie-octet; BR_ELIMIT value longer than cap - 1 or header
  * longer than BR_AUTH_COOKIE_HEADER_MAX. out is "" unless 0. */

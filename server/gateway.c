@@ -2,6 +2,7 @@
  * calls within one version, rate limits and metrics (see gateway.h). */
 #include "gw.h"
 
+#include "auth.h"
 #include "cache.h"
 #include "jsonreq.h"
 #include "ratelimit.h"
@@ -79,6 +80,14 @@ int br_gateway_new(const br_gateway_opts *o, br_gateway **out, char *err, size_t
     if (!g)
         return BR_ENOMEM;
     g->o = *o;
+    /* A limit is off (rate 0) or a valid bucket: rate > 0, burst >= 1. */
+    if (o->rate_ip < 0 || o->rate_user < 0 || o->rate_login < 0 ||
+        (o->rate_ip > 0 && o->burst_ip < 1) || (o->rate_user > 0 && o->burst_user < 1) ||
+        (o->rate_login > 0 && o->burst_login < 1)) {
+        snprintf(err, errcap, "rate limits need rate >= 0 and a burst of at least 1");
+        free(g);
+        return BR_EINVAL;
+    }
     snprintf(g->db_url, sizeof g->db_url, "%s", o->db_url ? o->db_url : "");
     snprintf(g->admin_token, sizeof g->admin_token, "%s", o->admin_token ? o->admin_token : "");
     snprintf(g->web_dir, sizeof g->web_dir, "%s", o->web_dir ? o->web_dir : "");
@@ -96,6 +105,9 @@ int br_gateway_new(const br_gateway_opts *o, br_gateway **out, char *err, size_t
         br_cache_lru_new((size_t)o->cache_entries, (size_t)o->cache_entries * 16384, &g->cache))
         goto fail;
     if (br_ratelimit_new(1 << 16, &g->rl))
+        goto fail;
+    /* So that a sign-in for an unknown name costs a full hash from the first one on. */
+    if (br_auth_warmup() != 0)
         goto fail;
     /* The store must open: fail now rather than on the first request. */
     br_store *st;
@@ -263,10 +275,12 @@ int gw_call(gw_req *r, enum br_role_id role, const char *endpoint, json_t *req,
 {
     if (!r->version[0] && br_router_pick(r->g->router, r->version, sizeof r->version) != 0) {
         memset(out, 0, sizeof *out);
+        json_decref(req);
         gw_error(r, 503, "no_model", "no model version is loaded by every service yet");
         return 0;
     }
     br_router_call(r->g->router, role, endpoint, req, r->version, out);
+    json_decref(req); /* callers hand over a new reference (json_pack) */
     if (out->status == 409) {
         r->retry = 1;
     } else if (out->status == 0 || out->status >= 500) {
@@ -346,7 +360,8 @@ static int rate_limited(gw_req *r, const char *kind, const char *who, double rat
     char key[160];
     double retry;
     snprintf(key, sizeof key, "%s:%s", kind, who);
-    if (rate <= 0 || br_ratelimit_take(r->g->rl, key, rate, burst, now_s(), &retry))
+    /* Options are checked when the gateway starts, so take() never refuses them here. */
+    if (rate <= 0 || br_ratelimit_take(r->g->rl, key, rate, burst, now_s(), &retry) == 1)
         return 0;
     char ra[32];
     snprintf(ra, sizeof ra, "%d", (int)ceil(retry));

@@ -82,8 +82,9 @@ int gw_query_str(gw_req *r, const char *name, size_t max, const char **out);
 /* The {id} path segment i as a book id in [0, INT32_MAX); -1 after a 400. */
 int gw_param_id(gw_req *r, int i, int64_t *out);
 
-/* A model call within this request's version. Returns the reply status (0: unreachable,
- * after a 502 reply; 409 sets r->retry). The reply must be freed. */
+/* A model call within this request's version; takes req (a new reference, e.g.
+ * json_pack's; NULL is fine). Returns the reply status (0: unreachable, after a 502 reply;
+ * 409 sets r->retry). The reply must be freed. */
 int gw_call(gw_req *r, enum br_role_id role, const char *endpoint, json_t *req,
             br_svc_reply *out);
 /* Metadata of ids (in order) as a JSON array of book objects (null for unknown ids). */

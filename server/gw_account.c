@@ -187,12 +187,14 @@ void gw_login(gw_req *r)
     }
     char key[300];
     double retry;
-    snprintf(key, sizeof key, "login:%s", login);
+    /* Keyed by address and name: failing as someone from elsewhere does not lock them out. */
+    snprintf(key, sizeof key, "login:%s:%s", r->ip, login);
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     double now = (double)ts.tv_sec + ts.tv_nsec * 1e-9;
     if (r->g->o.rate_login > 0 &&
-        !br_ratelimit_take(r->g->rl, key, r->g->o.rate_login, r->g->o.burst_login, now, &retry)) {
+        br_ratelimit_take(r->g->rl, key, r->g->o.rate_login, r->g->o.burst_login, now, &retry) !=
+            1) {
         char ra[32];
         snprintf(ra, sizeof ra, "%d", (int)(retry + 0.999));
         gw_header(r, "Retry-After", ra);
@@ -233,7 +235,10 @@ void gw_me_get(gw_req *r)
         gw_error(r, 404, "not_found", "the account no longer exists");
         return;
     }
-    gw_json(r, 200, json_pack("{s:o}", "account", account_json(r, st, &a)));
+    /* A browser that reloads the page gets its session's CSRF token back here (the
+     * cookie is HttpOnly; another site cannot read this same-origin reply). */
+    gw_json(r, 200, json_pack("{s:o, s:s?}", "account", account_json(r, st, &a), "csrf_token",
+                              r->auth == 1 ? r->csrf : NULL));
 }
 
 void gw_me_patch(gw_req *r)

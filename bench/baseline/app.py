@@ -362,7 +362,7 @@ if __name__ != "__main__":
                               "ORDER BY item_idx", (user,)).fetchall()[:MAX_READ]
             items = [r[0] for r in rows]
             ratings = [r[2] for r in rows]
-            newest = max((r[1] for r in rows), default=0)
+            newest = max((r[1] or 0 for r in rows), default=0)  # NULL ts: 0, as C
             fav = [r[0] for r in db.execute(
                 "SELECT subject_id FROM user_fav_subjects WHERE user_id = ? AND "
                 "origin = 'chosen' ORDER BY subject_id", (user,))]

@@ -165,7 +165,8 @@ int br_rating_get(br_store *st, int64_t user_id, int64_t item_idx, br_rating_row
  * first page). rows gets up to cap (1..BR_RATING_PAGE_MAX, else BR_ERANGE) rows, *n their
  * number, *more (may be NULL) 1 when another page follows. Pages never repeat or skip a
  * row that keeps its (ts, item_idx) while the client pages; a row added or re-rated
- * meanwhile gets a newer ts and so appears before the cursor (on a fresh first page). */
+ * meanwhile (with ts = now, newer than the cursor) shows on a fresh first page instead. An
+ * invalid cursor (negative) is BR_EINVAL. */
 int br_rating_list(br_store *st, int64_t user_id, const br_rating_cursor *after,
                    br_rating_row *rows, size_t cap, size_t *n, int *more);
 /* All of the reader's interactions in item order (for fold-in and for removing read books):

@@ -11,6 +11,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Protocols (br_evaluate_opts.protocols). */
+#define BR_EVAL_WARM 1u       /* always run with a model directory */
+#define BR_EVAL_COLD 2u
+#define BR_EVAL_SIMILARITY 4u
+
 typedef struct br_evaluate_opts {
     const char *model_dir;     /* a `bookrec train` output, or NULL with external inputs */
     const char *user_factors;  /* external: U.npy (rows = user_id unless user_ids) */
@@ -23,6 +28,12 @@ typedef struct br_evaluate_opts {
     uint64_t seed;             /* cold halves, query samples */
     size_t sim_queries;        /* similarity queries sampled (2000) */
     int threads;
+    int fold;                  /* held out by the warm protocol: BR_FOLD_TEST (default), or
+                                  BR_FOLD_VAL (model selection, the pipeline's gate) */
+    unsigned protocols;        /* BR_EVAL_* (all by default) */
+    const int64_t *only_users; /* NULL, or sorted user ids: warm queries only among them (two
+                                  models compared on the same readers) */
+    size_t n_only_users;
 } br_evaluate_opts;
 
 void br_evaluate_opts_default(br_evaluate_opts *o);

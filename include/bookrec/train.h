@@ -23,6 +23,9 @@ typedef struct br_train_opts {
     const char *warm_dir;  /* NULL, or a subject model to start from: warm_dir/params.json
                               ("pool") and warm_dir/{subject_emb,attn_w,attn_b}.npy (a
                               version's embedder/); tensors whose shapes differ start fresh */
+    int test_scramble;     /* TEST ONLY: shuffle the ALS item factor rows after training, so
+                              that the model is useless and the pipeline's gate must block it
+                              (env BOOKREC_TEST_SCRAMBLE_FACTORS=1 of bookrec pipeline) */
 } br_train_opts;
 
 void br_train_opts_default(br_train_opts *o);

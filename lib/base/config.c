@@ -80,6 +80,16 @@
     X(DOUBLE, "serve.rate_login", "0.2", 0, 1e9, "Login attempts per second per account name")   \
     X(STRING, "serve.web_dir", "web", 0, 0, "Directory of the web UI's static files")              \
     X(INT, "serve.event_retention_days", "90", 1, 36500, "Days events are kept")                  \
+    X(STRING, "pipeline.runs_dir", "var/runs", 0, 0, "Directory of the training pipeline's runs") \
+    X(DOUBLE, "pipeline.gate_floor", "0.01", 0, 1, "Gate: least ALS recall@30 on validation")   \
+    X(DOUBLE, "pipeline.gate_margin", "0.01", 0, 1, "Gate: largest drop below the current version") \
+    X(INT, "pipeline.keep_versions", "5", 2, 1000000, "Model versions kept after a publish")      \
+    X(INT, "pipeline.keep_runs", "10", 1, 1000000, "Pipeline run directories kept")               \
+    X(BOOL, "pipeline.full_retrain", "false", 0, 0, "Subject models from scratch, not warm-started") \
+    X(INT, "pipeline.warm_epochs", "3", 1, 100000, "Subject model epochs when warm-started")      \
+    X(STRING, "pipeline.reload_url", "", 0, 0, "Gateway admin reload URL POSTed after a publish") \
+    X(STRING, "pipeline.notify_command", "", 0, 0, "sendmail-like command run on failure (message on stdin)") \
+    X(STRING, "pipeline.notify_webhook", "", 0, 0, "URL that gets a JSON POST on failure")        \
     X(STRING, "log.level", "info", 0, 0, "Log level: error, warn, info or debug")
 
 /* Environment names other than BOOKREC_<KEY>; applied before the canonical name, so the

@@ -407,6 +407,10 @@ static int write_inters(br__import *im)
             goto fail;
     }
     br_progress_end(&prog, im->inters.n);
+    /* A reader who deleted their account stays deleted: a re-import of the source they
+     * came from must not bring their ratings back into training (accounts.h). */
+    rc = br_store_exec(im->st, "DELETE FROM interactions WHERE user_id IN "
+                               "(SELECT user_id FROM users WHERE deleted_at IS NOT NULL)");
 fail:
     br_stmt_free(ins);
     br_stmt_free(upd);

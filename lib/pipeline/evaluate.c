@@ -19,6 +19,11 @@
  * 4. Similarity protocol: a weak ground truth, the other books by the same
  *    author; queries are a seeded sample of books with both vectors whose
  *    author has another such book.
+ * 5. The warm protocol holds out the test fold, or the validation fold for the
+ *    pipeline's quality gate (opts.fold); the known books excluded from a
+ *    reader's ranking are those of the other non-cold folds either way. A model
+ *    with fewer item rows than the split has books (an older version, made
+ *    before books were added) scores the missing books 0.
  */
 #include "bookrec/evaluate.h"
 
@@ -54,6 +59,8 @@ void br_evaluate_opts_default(br_evaluate_opts *o)
     o->seed = 42;
     o->sim_queries = 2000;
     o->external_name = "external";
+    o->fold = BR_FOLD_TEST;
+    o->protocols = BR_EVAL_WARM | BR_EVAL_COLD | BR_EVAL_SIMILARITY;
 }
 
 /* A set of queries: who they are, what they must not be shown, what counts. */
@@ -227,6 +234,8 @@ struct ctx {
     uint8_t *cand;
     size_t n_cand;
     br_npy U, V, users;
+    const float *Vd; /* V, or V_pad when V has fewer rows than the split has books */
+    float *V_pad;
     int have_als;
     const char *cold_prior; /* chosen on the tuning half, with the blend weight */
     double cold_a;
@@ -314,8 +323,15 @@ static int load_model(struct ctx *c)
         (rc = open_npy(c, dir, "als_users.npy", &c->users)))
         return rc;
     if (c->U.dtype != BR_NPY_F32 || c->V.dtype != BR_NPY_F32 || c->U.cols != c->V.cols ||
-        c->V.rows != c->n_items || c->users.dtype != BR_NPY_I32)
+        c->V.rows > c->n_items || !c->V.cols || c->users.dtype != BR_NPY_I32)
         return fail(c, BR_ECORRUPT, "%s: ALS arrays disagree with the catalog (%s)", dir);
+    c->Vd = c->V.data;
+    if (c->V.rows < c->n_items) { /* books added since this model was trained */
+        if (!(c->V_pad = calloc(c->n_items * c->V.cols, sizeof *c->V_pad)))
+            return BR_ENOMEM;
+        memcpy(c->V_pad, c->V.data, c->V.rows * c->V.cols * sizeof *c->V_pad);
+        c->Vd = c->V_pad;
+    }
     c->have_als = 1;
     for (int p = 0; p < 3; p++) {
         char sub[2048], path[4096];
@@ -461,7 +477,7 @@ static int rec_protocol(struct ctx *c, const char *protocol, const struct querie
     double best = -1;
     if (als_user) {
         memset(&sp, 0, sizeof sp);
-        sp.p[0] = (struct part){als_user, c->V.data, c->V.cols, 1.0f};
+        sp.p[0] = (struct part){als_user, c->Vd, c->V.cols, 1.0f};
         sp.nparts = 1;
         sp.cand = c->cand;
         if ((rc = rank_all(&sp, c->n_items, qs, &ranked)) ||
@@ -529,9 +545,27 @@ static int rec_protocol(struct ctx *c, const char *protocol, const struct querie
 
 /* ---- query sets ------------------------------------------------------------ */
 
-/* Warm: readers in the ALS model with test interactions; known = train + val. */
+/* 1 when user is in the sorted list (or there is no list). */
+static int listed(const int64_t *l, size_t n, int64_t user)
+{
+    size_t lo = 0, hi = n;
+    if (!l)
+        return 1;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (l[mid] < user)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < n && l[lo] == user;
+}
+
+/* Warm: readers in the ALS model (and in opts.only_users) with interactions in the
+ * held-out fold; known = the other non-cold folds. */
 static int warm_queries(struct ctx *c, struct queries *qs)
 {
+    const int held = c->o->fold;
     uint8_t *in_model = calloc(c->d.n_users, 1);
     struct lb kn = {0}, tr = {0};
     br_vec ids;
@@ -547,15 +581,16 @@ static int warm_queries(struct ctx *c, struct queries *qs)
         size_t j = i, n_test = 0;
         int64_t u = c->d.x[i].user;
         while (j < c->d.n && c->d.x[j].user == u)
-            n_test += c->d.fold[j++] == BR_FOLD_TEST;
-        if (n_test && u >= 0 && (size_t)u < c->d.n_users && in_model[u]) {
+            n_test += c->d.fold[j++] == held;
+        if (n_test && u >= 0 && (size_t)u < c->d.n_users && in_model[u] &&
+            listed(c->o->only_users, c->o->n_only_users, u)) {
             if (!br_vec_push(&ids, &u) || lb_row(&kn) || lb_row(&tr)) {
                 rc = BR_ENOMEM;
                 break;
             }
             for (size_t t = i; t < j && !rc; t++) {
                 int32_t it = (int32_t)c->d.x[t].item;
-                if (c->d.fold[t] == BR_FOLD_TEST)
+                if (c->d.fold[t] == held)
                     rc = lb_add(&tr, it);
                 else if (c->d.fold[t] != BR_FOLD_COLD)
                     rc = lb_add(&kn, it);
@@ -808,7 +843,7 @@ static int similarity_protocol(struct ctx *c)
     int rc = 0;
     if (!A)
         return BR_ENOMEM;
-    memcpy(A, c->V.data, n * fa * sizeof *A);
+    memcpy(A, c->Vd, n * fa * sizeof *A);
     normalize(A, n, fa);
     if ((rc = sim_queries(c, s, A, &qs)))
         goto out;
@@ -1053,7 +1088,7 @@ static float *cold_foldin(struct ctx *c, const struct queries *qs, const br_vec 
     float *out = calloc(qs->n * f + 1, sizeof *out);
     int32_t *items = malloc((profile->n + 1) * sizeof *items);
     float *ratings = malloc((profile->n + 1) * sizeof *ratings);
-    if (!out || !items || !ratings || br_als_foldin_new(c->V.data, c->n_items, &p, &fi) != 0) {
+    if (!out || !items || !ratings || br_als_foldin_new(c->Vd, c->n_items, &p, &fi) != 0) {
         free(out);
         out = NULL;
         goto done;
@@ -1092,6 +1127,10 @@ int br_evaluate_run(br_store *st, const br_evaluate_opts *o, json_t **report, ch
     c.o = o;
     c.err = err;
     c.errcap = errcap;
+    if (o->fold != BR_FOLD_TEST && o->fold != BR_FOLD_VAL) {
+        snprintf(err, errcap, "the warm protocol holds out the test or the validation fold");
+        return BR_EINVAL;
+    }
     if (!o->model_dir && !o->user_factors && !o->rankings) {
         snprintf(err, errcap, "nothing to evaluate: give --model DIR, external factors or rankings");
         return BR_EINVAL;
@@ -1120,65 +1159,67 @@ int br_evaluate_run(br_store *st, const br_evaluate_opts *o, json_t **report, ch
         if ((rc = rec_protocol(&c, "warm", &wq, &c.d.user_favs, als_u, c.prior_count, "count",
                                NULL, NULL, -1, NULL, bname, sizeof bname)))
             goto out;
-        /* Cold: choose the blend's prior on the tuning half, report on the other. */
-        const char *prior_name = "count";
-        const double *prior = c.prior_count;
-        double chosen_a = -1; /* the blend weight chosen on the tuning half */
-        if (c.n_subj > 0) {
-            br_report *keep = c.rep, *scratch = NULL;
-            rc = cold_queries(&c, 0, &cq, &profile);
-            if (!rc)
-                rc = cold_favs(&c, &profile, &cfavs);
-            /* Each prior's best blend on the tuning half, into throwaway reports. */
-            const double *pri[2] = {c.prior_count, c.prior_bayes};
-            const char *pname[2] = {"count", "bayes"};
-            br_eval **best[2] = {&tune_pop, &tune_bayes};
-            double best_a[2] = {0.5, 0.5};
-            for (int p = 0; p < 2 && !rc; p++) {
-                if ((rc = br_report_new(c.d.split_id, &o->boot, &scratch)))
-                    break;
-                c.rep = scratch;
-                rc = rec_protocol(&c, "cold_tune", &cq, &cfavs, NULL, pri[p], pname[p], NULL,
-                                  best[p], -1, &best_a[p], bname, sizeof bname);
-                c.rep = keep;
-                br_report_free(scratch);
+        if (o->protocols & BR_EVAL_COLD) {
+            /* Cold: choose the blend's prior on the tuning half, report on the other. */
+            const char *prior_name = "count";
+            const double *prior = c.prior_count;
+            double chosen_a = -1; /* the blend weight chosen on the tuning half */
+            if (c.n_subj > 0) {
+                br_report *keep = c.rep, *scratch = NULL;
+                rc = cold_queries(&c, 0, &cq, &profile);
+                if (!rc)
+                    rc = cold_favs(&c, &profile, &cfavs);
+                /* Each prior's best blend on the tuning half, into throwaway reports. */
+                const double *pri[2] = {c.prior_count, c.prior_bayes};
+                const char *pname[2] = {"count", "bayes"};
+                br_eval **best[2] = {&tune_pop, &tune_bayes};
+                double best_a[2] = {0.5, 0.5};
+                for (int p = 0; p < 2 && !rc; p++) {
+                    if ((rc = br_report_new(c.d.split_id, &o->boot, &scratch)))
+                        break;
+                    c.rep = scratch;
+                    rc = rec_protocol(&c, "cold_tune", &cq, &cfavs, NULL, pri[p], pname[p], NULL,
+                                      best[p], -1, &best_a[p], bname, sizeof bname);
+                    c.rep = keep;
+                    br_report_free(scratch);
+                }
+                if (rc)
+                    goto out;
+                if (tune_bayes && tune_pop &&
+                    br_eval_mean(tune_bayes, BR_METRIC_RECALL) > br_eval_mean(tune_pop, BR_METRIC_RECALL)) {
+                    prior = c.prior_bayes;
+                    prior_name = "bayes";
+                    chosen_a = best_a[1];
+                } else {
+                    chosen_a = best_a[0];
+                }
+                c.cold_prior = prior_name;
+                c.cold_a = chosen_a;
+                br_info("eval: cold blend chosen on the tuning half: prior %s, a = %.1f", prior_name,
+                        chosen_a);
+                queries_free(&cq);
+                br_csr_free(&cfavs);
+                br_vec_free(&profile);
             }
+            if ((rc = cold_queries(&c, 1, &cq, &profile)) || (rc = cold_favs(&c, &profile, &cfavs)))
+                goto out;
+            /* ALS on cold readers is fold-in from the same profile half. */
+            float *als_cold = cold_foldin(&c, &cq, &profile);
+            if (!als_cold) {
+                rc = BR_ENOMEM;
+                goto out;
+            }
+            rc = rec_protocol(&c, "cold", &cq, &cfavs, als_cold, prior, prior_name, &pop30, &blend30,
+                              chosen_a, NULL, bname, sizeof bname);
+            free(als_cold);
             if (rc)
                 goto out;
-            if (tune_bayes && tune_pop &&
-                br_eval_mean(tune_bayes, BR_METRIC_RECALL) > br_eval_mean(tune_pop, BR_METRIC_RECALL)) {
-                prior = c.prior_bayes;
-                prior_name = "bayes";
-                chosen_a = best_a[1];
-            } else {
-                chosen_a = best_a[0];
-            }
-            c.cold_prior = prior_name;
-            c.cold_a = chosen_a;
-            br_info("eval: cold blend chosen on the tuning half: prior %s, a = %.1f", prior_name,
-                    chosen_a);
-            queries_free(&cq);
-            br_csr_free(&cfavs);
-            br_vec_free(&profile);
+            if (pop30 && blend30 &&
+                (rc = br_report_add_paired(c.rep, bname, "popularity", "cold", BR_METRIC_RECALL,
+                                           blend30, pop30)))
+                goto out;
         }
-        if ((rc = cold_queries(&c, 1, &cq, &profile)) || (rc = cold_favs(&c, &profile, &cfavs)))
-            goto out;
-        /* ALS on cold readers is fold-in from the same profile half. */
-        float *als_cold = cold_foldin(&c, &cq, &profile);
-        if (!als_cold) {
-            rc = BR_ENOMEM;
-            goto out;
-        }
-        rc = rec_protocol(&c, "cold", &cq, &cfavs, als_cold, prior, prior_name, &pop30, &blend30,
-                          chosen_a, NULL, bname, sizeof bname);
-        free(als_cold);
-        if (rc)
-            goto out;
-        if (pop30 && blend30 &&
-            (rc = br_report_add_paired(c.rep, bname, "popularity", "cold", BR_METRIC_RECALL,
-                                       blend30, pop30)))
-            goto out;
-        if ((rc = similarity_protocol(&c)))
+        if ((o->protocols & BR_EVAL_SIMILARITY) && (rc = similarity_protocol(&c)))
             goto out;
     }
     json_t *j = br_report_json(c.rep); /* a new reference: outlives the report */
@@ -1186,6 +1227,7 @@ int br_evaluate_run(br_store *st, const br_evaluate_opts *o, json_t **report, ch
         rc = BR_ENOMEM;
         goto out;
     }
+    json_object_set_new(j, "warm_fold", json_string(br_fold_name(o->fold)));
     if (c.cold_prior) {
         json_object_set_new(j, "cold_prior", json_string(c.cold_prior));
         json_object_set_new(j, "cold_blend_a", json_real(c.cold_a));
@@ -1203,6 +1245,7 @@ out:
     br_vec_free(&profile);
     br_npy_close(&c.U);
     br_npy_close(&c.V);
+    free(c.V_pad);
     br_npy_close(&c.users);
     for (int s = 0; s < c.n_subj; s++) {
         br_semb_free(c.subj[s].m);

@@ -176,6 +176,22 @@ static int train_als(const br_train_data *d, const br_train_opts *opt, struct ou
         goto out;
     }
     double secs = br_now() - t0;
+    if (opt->test_scramble) {
+        /* Fisher-Yates over item rows with a fixed LCG: deterministic, and the rows stay
+         * plausible vectors, so only an evaluation can tell. */
+        float tmp[1024];
+        uint64_t s = 0x9e3779b97f4a7c15u;
+        size_t f = m.factors < 1024 ? m.factors : 1024;
+        br_warn("train: TEST ONLY: scrambling the ALS item factors (test_scramble)");
+        for (size_t i = m.n_items; i > 1; i--) {
+            s = s * 6364136223846793005u + 1442695040888963407u;
+            size_t j = (size_t)((s >> 33) % i);
+            float *a = m.item_factors + (i - 1) * m.factors, *b = m.item_factors + j * m.factors;
+            memcpy(tmp, a, f * sizeof *tmp);
+            memcpy(a, b, f * sizeof *tmp);
+            memcpy(b, tmp, f * sizeof *tmp);
+        }
+    }
     if ((rc = save(o, "user_factors.npy", BR_NPY_F32, m.user_factors, m.n_users, m.factors)) ||
         (rc = save(o, "item_factors.npy", BR_NPY_F32, m.item_factors, m.n_items, m.factors)) ||
         (rc = save(o, "als_users.npy", BR_NPY_I32, in_model, n_in, 0)))

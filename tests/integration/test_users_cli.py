@@ -44,10 +44,10 @@ def test_create_stores_an_argon2id_hash_and_refuses_duplicates(db):
 
     # Same username in another case, or the same email: exit 1 with a reason, nothing written.
     p = run_in("users", "create", "--db", db, "--username", "alice", "--email", "b@example.org",
-               "--password-stdin", stdin="pw\n", check=False)
+               "--password-stdin", stdin="long enough pw\n", check=False)
     assert p.returncode == 1 and "username alice is taken" in p.stderr
     p = run_in("users", "create", "--db", db, "--username", "bob", "--email",
-               "ALICE@example.org", "--password-stdin", stdin="pw\n", check=False)
+               "ALICE@example.org", "--password-stdin", stdin="long enough pw\n", check=False)
     assert p.returncode == 1 and "email" in p.stderr
     assert len(accounts(db)) == 1
     assert query(db, "SELECT COUNT(*) FROM users") == [(1,)]
@@ -74,8 +74,8 @@ def test_bad_input_fails_cleanly(db):
         (["--username", "abc", "--email", "a@b.org", "--bogus"], "unknown option"),
     ]
     for args, msg in cases:
-        p = run_in("users", "create", "--db", db, *args, "--password-stdin", stdin="pw\n",
-                   check=False)
+        p = run_in("users", "create", "--db", db, *args, "--password-stdin",
+                   stdin="long enough pw\n", check=False)
         assert p.returncode == 1 and msg in p.stderr, (args, p.stderr)
     p = run_in("users", "create", "--db", db, "--username", "abc", "--email", "a@b.org",
                "--password-stdin", stdin="", check=False)
@@ -83,6 +83,10 @@ def test_bad_input_fails_cleanly(db):
     p = run_in("users", "create", "--db", db, "--username", "abc", "--email", "a@b.org",
                "--password-stdin", stdin="x" * 5000, check=False)
     assert p.returncode == 1 and "longer than" in p.stderr
+    # The gateway's password rules hold here too.
+    p = run_in("users", "create", "--db", db, "--username", "abc", "--email", "a@b.org",
+               "--password-stdin", stdin="short\n", check=False)
+    assert p.returncode == 1 and "at least 8" in p.stderr
     assert not db.exists() or accounts(db) == []
 
 
@@ -94,12 +98,12 @@ def test_create_with_favorite_subjects(db):
     con.commit()
     con.close()
     p = run_in("users", "create", "--db", db, "--username", "carol", "--email", "c@x.org",
-               "--subjects", "Fantasy, sci-fi", "--password-stdin", stdin="pw\n")
+               "--subjects", "Fantasy, sci-fi", "--password-stdin", stdin="long enough pw\n")
     uid = int(p.stdout.split("user_id ")[1].rstrip(")\n"))
     assert query(db, "SELECT subject_id, origin FROM user_fav_subjects WHERE user_id = ? "
                      "ORDER BY subject_id", uid) == [(1, "chosen"), (2, "chosen")]
     p = run_in("users", "create", "--db", db, "--username", "dave", "--email", "d@x.org",
-               "--subjects", "fantasy,cooking", "--password-stdin", stdin="pw\n", check=False)
+               "--subjects", "fantasy,cooking", "--password-stdin", stdin="long enough pw\n", check=False)
     assert p.returncode == 1 and 'unknown subject "cooking"' in p.stderr
     assert len(accounts(db)) == 2
 
@@ -110,7 +114,7 @@ def test_claim_an_imported_reader(db, tmp_path):
     n_ratings = query(db, "SELECT COUNT(*) FROM interactions WHERE user_id = ?", uid)[0][0]
     assert n_ratings > 0
     p = run_in("users", "claim", "--db", db, "--user-id", uid, "--username", "warm_reader",
-               "--email", "warm@example.org", "--password-stdin", stdin="pw\n")
+               "--email", "warm@example.org", "--password-stdin", stdin="long enough pw\n")
     assert f"claimed account warm_reader (account_id {uid}, user_id {uid})" in p.stdout
     (acc,) = accounts(db)
     assert acc[1] == uid and acc[4].startswith("$argon2id$")
@@ -120,15 +124,32 @@ def test_claim_an_imported_reader(db, tmp_path):
         [(n_ratings,)]
 
     p = run_in("users", "claim", "--db", db, "--user-id", uid, "--username", "again",
-               "--email", "again@example.org", "--password-stdin", stdin="pw\n", check=False)
+               "--email", "again@example.org", "--password-stdin", stdin="long enough pw\n", check=False)
     assert p.returncode == 1 and "already has an account" in p.stderr
     p = run_in("users", "claim", "--db", db, "--user-id", 999999, "--username", "ghost",
-               "--email", "ghost@example.org", "--password-stdin", stdin="pw\n", check=False)
+               "--email", "ghost@example.org", "--password-stdin", stdin="long enough pw\n", check=False)
     assert p.returncode == 1 and "no reader with user id 999999" in p.stderr
     p = run_in("users", "claim", "--db", db, "--username", "ghost", "--email", "g@x.org",
-               "--password-stdin", stdin="pw\n", check=False)
+               "--password-stdin", stdin="long enough pw\n", check=False)
     assert p.returncode == 1 and "--user-id" in p.stderr
     p = run_in("users", "claim", "--db", db, "--user-id", "-3", "--username", "ghost",
-               "--email", "g@x.org", "--password-stdin", stdin="pw\n", check=False)
+               "--email", "g@x.org", "--password-stdin", stdin="long enough pw\n", check=False)
     assert p.returncode == 1 and "non-negative" in p.stderr
     assert len(accounts(db)) == 1
+
+
+def test_reimport_does_not_bring_back_a_deleted_reader(db, tmp_path):
+    """DELETE /me marks the reader deleted and removes their ratings (br_account_delete);
+    importing their source again must not restore those ratings for training."""
+    import_(db, FIX / "generic", tmp_path=tmp_path)
+    uid = query(db, "SELECT user_id FROM users ORDER BY user_id")[0][0]
+    assert query(db, "SELECT COUNT(*) FROM interactions WHERE user_id = ?", uid)[0][0] > 0
+    con = sqlite3.connect(db)
+    con.execute("DELETE FROM interactions WHERE user_id = ?", (uid,))
+    con.execute("UPDATE users SET deleted_at = 1 WHERE user_id = ?", (uid,))
+    con.commit()
+    con.close()
+    import_(db, FIX / "generic", tmp_path=tmp_path)
+    assert query(db, "SELECT COUNT(*) FROM interactions WHERE user_id = ?", uid) == [(0,)]
+    others = query(db, "SELECT COUNT(*) FROM interactions WHERE user_id <> ?", uid)[0][0]
+    assert others > 0

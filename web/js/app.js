@@ -4,7 +4,7 @@
 import { h } from './dom.js';
 import { loadConfig } from './config.js';
 import { loadSession, onSessionChange, session } from './session.js';
-import { route, setFallbacks, startRouter } from './router.js';
+import { route, setFallbacks, startRouter, navigate } from './router.js';
 import { errorState } from './components/states.js';
 import { homePage } from './pages/home.js';
 import { signupPage } from './pages/signup.js';
@@ -21,7 +21,9 @@ function renderNav(account) {
   const items = [link('/search', 'Search')];
   if (account) {
     items.push(link('/profile', account.username));
-    items.push(link('/logout', 'Log out'));
+    const out = h('button', { type: 'button', class: 'link-button' }, 'Log out');
+    out.addEventListener('click', () => navigate('/logout'));
+    items.push(h('li', {}, out));
   } else {
     items.push(link('/login', 'Log in'));
     items.push(h('li', {}, h('a', { href: '/signup', class: 'button button-small', 'aria-current': here === '/signup' ? 'page' : null }, 'Sign up')));

@@ -12,6 +12,7 @@ let current = null; // {controller, cleanup}
 let mainEl = null;
 let notFoundPage = null;
 let errorPage = null;
+let firstRender = true;
 
 export function route(pattern, page) {
   routes.push({ pattern, page });
@@ -79,7 +80,11 @@ export async function render() {
   document.dispatchEvent(new CustomEvent('bookrec:navigated'));
   const heading = main.querySelector('h1');
   document.title = heading ? `${heading.textContent} · bookrec` : 'bookrec';
-  if (ctx.skipFocus) return;
+  // A fresh page load starts at the top with the browser's own focus; after a client-side
+  // navigation the focus moves to the new heading, as a page load would announce it.
+  const first = firstRender;
+  firstRender = false;
+  if (first) return;
   if (heading) {
     heading.setAttribute('tabindex', '-1');
     heading.focus({ preventScroll: true });
