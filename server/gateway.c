@@ -250,6 +250,14 @@ int gw_query_str(gw_req *r, const char *name, size_t max, const char **out)
         gw_error(r, 400, "bad_request", "%s is longer than %zu bytes", name, max);
         return -1;
     }
+    /* Handlers put strings into JSON (requests to the services, replies), which must be
+     * UTF-8: jansson's check, once, here. */
+    json_t *utf8 = v ? json_string(v) : NULL;
+    if (v && !utf8) {
+        gw_error(r, 400, "bad_request", "%s is not UTF-8 text", name);
+        return -1;
+    }
+    json_decref(utf8);
     *out = v && v[0] ? v : NULL;
     return 0;
 }
@@ -300,7 +308,7 @@ json_t *gw_books(gw_req *r, const int32_t *ids, size_t n)
     json_t *books = NULL;
     int st = gw_call(r, BR_ROLE_METADATA, "/books", json_pack("{s:o}", "ids", a), &rep);
     if (st == 200) {
-        json_t *b = rep.raw ? json_loadb(rep.raw, rep.raw_len, 0, NULL) : json_incref(rep.body);
+        json_t *b = rep.body ? json_incref(rep.body) : json_loadb(rep.raw, rep.raw_len, 0, NULL);
         books = json_incref(json_object_get(b, "books"));
         json_decref(b);
     }

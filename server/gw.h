@@ -90,6 +90,25 @@ int gw_call(gw_req *r, enum br_role_id role, const char *endpoint, json_t *req,
 /* Metadata of ids (in order) as a JSON array of book objects (null for unknown ids). */
 json_t *gw_books(gw_req *r, const int32_t *ids, size_t n);
 
+/* A growing text buffer (rendering replies), at most GW_BUF_MAX bytes. */
+#define GW_BUF_MAX (64u << 20)
+#define GW_MAX_ITEMS 100 /* books rendered in one list */
+typedef struct gw_buf {
+    char *p;
+    size_t n, cap;
+} gw_buf;
+int gw_buf_add(gw_buf *b, const char *s, size_t n);
+int gw_buf_printf(gw_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Appends the JSON array [{"book": metadata, "score": s}, ...] for items[offset..
+ * offset+limit) of a service's ranked list (at most GW_MAX_ITEMS), splicing the metadata
+ * service's pre-rendered book objects (gw_render.c); books without metadata are left out.
+ * *n_out (may be NULL) gets how many were. 0, or -1 after an error reply. */
+int gw_items_text(gw_req *r, const json_t *items, size_t offset, size_t limit, gw_buf *out,
+                  size_t *n_out);
+/* Replies head (an object, stolen) with "items": the array in items added to it. */
+void gw_reply_with_items(gw_req *r, int status, json_t *head, const gw_buf *items);
+
 /* {"book": metadata, "score": s} for items[offset..offset+limit) of a service's ranked
  * list; books without metadata are skipped. NULL after an error reply. */
 json_t *gw_render_items(gw_req *r, const json_t *items, size_t offset, size_t limit);

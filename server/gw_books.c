@@ -134,10 +134,13 @@ void gw_books_similar(gw_req *r)
                                (json_int_t)k, "w", w),
                      &rep);
     if (st == 200) {
-        json_t *items = gw_render_items(r, json_object_get(rep.body, "items"), 0, (size_t)k);
-        if (items)
-            gw_json(r, 200, json_pack("{s:I, s:s, s:f, s:o}", "book", (json_int_t)id, "mode",
-                                      mode, "w", w, "items", items));
+        gw_buf b = {0};
+        if (gw_items_text(r, json_object_get(rep.body, "items"), 0, (size_t)k, &b, NULL) == 0)
+            gw_reply_with_items(r, 200,
+                                json_pack("{s:I, s:s, s:f}", "book", (json_int_t)id, "mode",
+                                          mode, "w", w),
+                                &b);
+        free(b.p);
     } else if (st == 404 || st == 400) {
         /* The book exists but has no vector of that kind, or does not exist at all. */
         int32_t one = (int32_t)id;
@@ -221,12 +224,15 @@ void gw_search(gw_req *r)
             json_decref(all);
         }
     } else {
-        json_t *pg = gw_render_items(r, items, from, (size_t)size);
-        if (pg)
-            gw_json(r, 200, json_pack("{s:s, s:n, s:I, s:I, s:o, s:b}", "q", q, "subjects",
-                                      "page", (json_int_t)page, "page_size", (json_int_t)size,
-                                      "items", pg, "has_more",
-                                      json_array_size(items) > from + (size_t)size));
+        gw_buf b = {0};
+        if (gw_items_text(r, items, from, (size_t)size, &b, NULL) == 0)
+            gw_reply_with_items(r, 200,
+                                json_pack("{s:s, s:n, s:I, s:I, s:b}", "q", q, "subjects",
+                                          "page", (json_int_t)page, "page_size",
+                                          (json_int_t)size, "has_more",
+                                          json_array_size(items) > from + (size_t)size),
+                                &b);
+        free(b.p);
     }
     br_svc_reply_free(&rep);
 }
@@ -263,11 +269,14 @@ void gw_popular(gw_req *r)
                           (json_int_t)((page - 1) * size)),
                 &rep) == 200) {
         const json_t *items = json_object_get(rep.body, "items");
-        json_t *pg = gw_render_items(r, items, 0, (size_t)size);
-        if (pg)
-            gw_json(r, 200, json_pack("{s:I, s:I, s:o, s:b}", "page", (json_int_t)page,
-                                      "page_size", (json_int_t)size, "items", pg, "has_more",
-                                      json_array_size(items) > (size_t)size));
+        gw_buf b = {0};
+        if (gw_items_text(r, items, 0, (size_t)size, &b, NULL) == 0)
+            gw_reply_with_items(r, 200,
+                                json_pack("{s:I, s:I, s:b}", "page", (json_int_t)page,
+                                          "page_size", (json_int_t)size, "has_more",
+                                          json_array_size(items) > (size_t)size),
+                                &b);
+        free(b.p);
     }
     br_svc_reply_free(&rep);
 }

@@ -254,31 +254,27 @@ void gw_recommendations(gw_req *r)
         goto out;
     }
     size_t from = (size_t)((page - 1) * size);
-    json_t *items = gw_render_items(r, cands, from, (size_t)size);
+    gw_buf items = {0};
     int more = json_array_size(cands) > from + (size_t)size;
+    int rc = gw_items_text(r, cands, from, (size_t)size, &items, NULL);
     json_decref(cands);
-    if (!items) {
-        if (!r->resp->status && !r->retry)
-            gw_error(r, 502, "service_error", "the metadata service refused the request");
+    if (rc)
         goto out;
-    }
     const char *reason = !strcmp(use, "behavioral") ? "from what you have rated and read"
                          : !strcmp(use, "subject")  ? "from your favorite subjects and what is popular"
                                                     : "popular with readers";
-    json_t *body = json_pack("{s:s, s:s, s:s, s:f, s:I, s:I, s:o, s:b, s:s, s:I, s:I}", "mode",
-                             use, "requested", mode, "reason", reason, "a", a, "page",
-                             (json_int_t)page, "page_size", (json_int_t)size, "items", items,
-                             "has_more", more, "version", r->version, "ratings",
-                             (json_int_t)rd->n, "warm_min_ratings", (json_int_t)warm_min);
-    char *text = json_dumps(body, JSON_COMPACT);
-    json_decref(body);
-    if (!text) {
-        gw_error(r, 500, "internal", "out of memory");
+    gw_reply_with_items(r, 200,
+                        json_pack("{s:s, s:s, s:s, s:f, s:I, s:I, s:b, s:s, s:I, s:I}", "mode",
+                                  use, "requested", mode, "reason", reason, "a", a, "page",
+                                  (json_int_t)page, "page_size", (json_int_t)size, "has_more",
+                                  more, "version", r->version, "ratings", (json_int_t)rd->n,
+                                  "warm_min_ratings", (json_int_t)warm_min),
+                        &items);
+    free(items.p);
+    if (r->resp->status != 200)
         goto out;
-    }
-    br_http_resp_json_text(r->resp, 200, text, strlen(text));
-    gw_cache_put(r, key, text, strlen(text));
-    free(text);
+    const char *text = r->resp->body;
+    gw_cache_put(r, key, text, r->resp->body_len);
     gw_header(r, "X-Cache", "miss");
 out:
     free(rd);

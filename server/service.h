@@ -38,8 +38,9 @@ int br_role_parse(const char *name, enum br_role_id *out);
 typedef struct br_svc_reply {
     int status;        /* HTTP status: 200, 4xx, 5xx */
     json_t *body;      /* owned: the reply, or {"error": {...}} */
-    char *raw;         /* owned, instead of body: a reply already rendered as JSON text
-                          (e.g. pre-rendered book metadata spliced together) */
+    char *raw;         /* owned: the reply as JSON text, when the service rendered it so
+                          (pre-rendered book metadata spliced together: body is then NULL),
+                          or as it came over HTTP (beside the parsed body) */
     size_t raw_len;
     char version[80];  /* the version that answered ("" when none did) */
     char loaded[200];  /* the versions this service holds: "current" or "current,previous" */

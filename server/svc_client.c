@@ -133,8 +133,14 @@ int br_svc_client_call(br_svc_client *c, const char *endpoint, const json_t *req
     snprintf(out->loaded, sizeof out->loaded, "%s", res.loaded);
     json_error_t je;
     out->body = json_loadb(res.body ? res.body : "", res.body_len, 0, &je);
-    if (!out->body)
+    if (!out->body) {
         br_svc_error(out, res.status, "bad_reply", "the service's reply is not JSON");
+    } else {
+        /* The text too: pre-rendered parts (book metadata) are spliced on, not re-encoded. */
+        out->raw = res.body;
+        out->raw_len = res.body_len;
+        res.body = NULL;
+    }
     br_http_result_free(&res);
     return 0;
 }

@@ -238,7 +238,7 @@ static enum outcome attempt(enum op op, uint64_t *s, const char *v, struct sampl
         snprintf(sm->endpoint[sm->n], sizeof sm->endpoint[0], "%s", ep);
         sm->req[sm->n] = req;
         sm->status[sm->n] = r.status;
-        sm->reply[sm->n] = r.raw ? json_loadb(r.raw, r.raw_len, 0, NULL) : json_incref(r.body);
+        sm->reply[sm->n] = r.body ? json_incref(r.body) : json_loadb(r.raw, r.raw_len, 0, NULL);
         sm->n++;
         req = NULL;
         if (rc || r.status >= 500 || (r.status >= 400 && r.status != 409 && !expected_4xx(&r))) {
@@ -359,7 +359,7 @@ static long verify(const char *artifacts, long *checked)
             for (int k = 0; k < sm->n; k++) {
                 br_svc_reply r;
                 br_service_call(svc[sm->role[k]], sm->endpoint[k], sm->req[k], NULL, &r);
-                json_t *got = r.raw ? json_loadb(r.raw, r.raw_len, 0, NULL) : json_incref(r.body);
+                json_t *got = r.body ? json_incref(r.body) : json_loadb(r.raw, r.raw_len, 0, NULL);
                 (*checked)++;
                 if (r.status != sm->status[k] || !json_equal(got, sm->reply[k])) {
                     if (bad < 5) {
