@@ -1,6 +1,7 @@
 /* Configuration loading and flag helpers shared by the subcommands. */
 #include "cli.h"
 
+#include "bookrec/log.h"
 #include "service.h"
 
 #include "bookrec/log.h"
@@ -100,6 +101,8 @@ int cli_version_loadable(const char *artifacts, const char *id, char *err, size_
 {
     br_service_opts o = {.artifacts = artifacts, .grace_ms = 0};
     int rc = 0;
+    enum br_log_level level = br_log_get_level();
+    br_log_set_level(BR_LOG_ERROR); /* the caller reports the refusal, in one line */
     for (int r = 0; r < BR_ROLE_COUNT && !rc; r++) {
         br_service *s;
         char e[512] = "";
@@ -110,5 +113,6 @@ int cli_version_loadable(const char *artifacts, const char *id, char *err, size_
                      br_role_name((enum br_role_id)r), e);
         br_service_free(s);
     }
+    br_log_set_level(level);
     return rc;
 }

@@ -12,6 +12,7 @@
 enum br_log_level { BR_LOG_ERROR, BR_LOG_WARN, BR_LOG_INFO, BR_LOG_DEBUG };
 
 void br_log_set_level(enum br_log_level level);
+enum br_log_level br_log_get_level(void);
 void br_log(enum br_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #define br_error(...) br_log(BR_LOG_ERROR, __VA_ARGS__)

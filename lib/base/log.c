@@ -25,6 +25,11 @@ static int level_now(void)
     return g_level;
 }
 
+enum br_log_level br_log_get_level(void)
+{
+    return (enum br_log_level)level_now();
+}
+
 void br_log_set_level(enum br_log_level level)
 {
     g_level = (int)level;

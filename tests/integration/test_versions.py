@@ -6,7 +6,10 @@ activated, rolled back and pruned through the real binary.
 Python, checked here against known vectors of the reference implementation)."""
 import json
 import os
+import shutil
 import time
+
+import pytest
 
 from conftest import run
 from xxh64 import xxh64
@@ -40,6 +43,33 @@ def make_version(art, seq, recall=None, split="split-1"):
                 "dims": {"n_items": 3, "n_users": 2, "factors": 4, "subject_dim": 8},
                 "files": entries}
     (d / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    return vid_
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory):
+    """A real version (demo catalog, small models): activation loads it with every model
+    service's loader, which hand-made files cannot pass."""
+    d = tmp_path_factory.mktemp("template")
+    db = d / "d.db"
+    run("demo-data", d / "demo")
+    run("import", "--db", db, "--report-json", d / "r.json", d / "demo")
+    run("split", "--db", db)
+    run("--set", "als.iterations=2", "--set", "als.factors=8", "--set", "subject.epochs=1",
+        "--set", "subject.dim=8", "train", "--db", db, "--out", d / "m", "--pool", "perdim")
+    out = run("publish", "--db", db, "--model", d / "m", "--artifacts", d / "art",
+              "--no-activate").stdout
+    return d / "art" / "versions" / out.split()[1]
+
+
+def make_real_version(art, seq, template):
+    """A copy of the template version under the id vid(seq)."""
+    vid_ = vid(seq)
+    shutil.copytree(template, art / "versions" / vid_)
+    m = art / "versions" / vid_ / "manifest.json"
+    man = json.loads(m.read_text())
+    man["id"] = vid_
+    m.write_text(json.dumps(man))
     return vid_
 
 
@@ -114,9 +144,9 @@ def test_list_show_verify(tmp_path):
     assert "unreadable" in versions(art, "list").stdout
 
 
-def test_activate_and_rollback(tmp_path):
+def test_activate_and_rollback(tmp_path, template):
     art = tmp_path
-    ids = [make_version(art, i) for i in range(1, 5)]
+    ids = [make_real_version(art, i, template) for i in range(1, 5)]
     p = versions(art, "activate", ids[0])
     assert p.stdout.strip() == f"CURRENT: (none) -> {ids[0]}"
     assert (art / "CURRENT").read_text() == ids[0] + "\n"
@@ -129,9 +159,12 @@ def test_activate_and_rollback(tmp_path):
     assert len(star) == 1 and ids[3] in star[0]
 
     # A corrupt version is refused and CURRENT stays.
-    bad = make_version(art, 9)
-    (art / "versions" / bad / "meta.json").write_bytes(b"{ }\n")
+    bad = make_real_version(art, 9, template)
+    (art / "versions" / bad / "embedder" / "params.json").write_bytes(b"{ }\n")
     fails(versions(art, "activate", bad, check=False), "unusable", bad)
+    # Hand-made files pass the checksums but no service can load them.
+    fake = make_version(art, 10)
+    fails(versions(art, "activate", fake, check=False), "cannot load", fake)
     assert (art / "CURRENT").read_text() == ids[3] + "\n"
 
     p = versions(art, "rollback")
@@ -144,9 +177,9 @@ def test_activate_and_rollback(tmp_path):
     assert (art / "CURRENT").read_text() == ids[0] + "\n"
 
 
-def test_prune(tmp_path):
+def test_prune(tmp_path, template):
     art = tmp_path
-    ids = [make_version(art, i) for i in range(1, 6)]
+    ids = [make_real_version(art, i, template) for i in range(1, 6)]
     versions(art, "activate", ids[1])
     versions(art, "activate", ids[0])  # CURRENT and the previous are the oldest
     stale = art / "versions" / ".staging-old"
