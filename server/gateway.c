@@ -158,7 +158,7 @@ void gw_error(gw_req *r, int status, const char *code, const char *fmt, ...)
 
 void gw_json(gw_req *r, int status, json_t *body)
 {
-    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    char *text = body ? json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(9)) : NULL;
     json_decref(body);
     if (!text) {
         gw_error(r, 500, "internal", "could not render the reply");

@@ -169,7 +169,7 @@ nomem:
 
 void gw_reply_with_items(gw_req *r, int status, json_t *head, const gw_buf *items)
 {
-    char *h = head ? json_dumps(head, JSON_COMPACT) : NULL;
+    char *h = head ? json_dumps(head, JSON_COMPACT | JSON_REAL_PRECISION(9)) : NULL;
     json_decref(head);
     size_t hl = h ? strlen(h) : 0;
     gw_buf b = {0};

@@ -86,7 +86,7 @@ static int admin_ok(const br_http_req *req, const char *want)
 
 static void reply_json(br_http_resp *resp, int status, json_t *body)
 {
-    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    char *text = body ? json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(9)) : NULL;
     if (!text) {
         br_http_resp_error(resp, 500, "internal", "could not render the reply");
         return;
