@@ -14,7 +14,7 @@
 enum br_npy_dtype { BR_NPY_F32 = 1, BR_NPY_I32 = 2, BR_NPY_I64 = 3, BR_NPY_F64 = 4, BR_NPY_U8 = 5 };
 
 /* Writes rows x cols (cols 0 = a 1-D array of rows elements), atomically:
- * a temp file, fsync, rename. */
+ * a temp file, fsync, rename, fsync of the directory (br_atomic_begin/end). */
 int br_npy_write(const char *path, enum br_npy_dtype dtype, const void *data, size_t rows,
                  size_t cols);
 

@@ -33,13 +33,13 @@
 #include "bookrec/bookmeta.h"
 
 #include "bookrec/error.h"
+#include "bookrec/fsutil.h"
 #include "bookrec/npy.h"
 #include "bookrec/vec.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,20 +48,6 @@
 #include <unistd.h>
 
 #define PATH_CAP 4096
-
-static int fail_msg(char *err, size_t errcap, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int fail_msg(char *err, size_t errcap, int rc, const char *fmt, ...)
-{
-    if (err && errcap) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errcap, fmt, ap);
-        va_end(ap);
-    }
-    return rc;
-}
 
 /* ---- writer ------------------------------------------------------------ */
 
@@ -302,16 +288,6 @@ static int put_line(struct out *o, const char *s, size_t len)
     return 0;
 }
 
-static int fsync_dir(const char *dir)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY);
-    if (fd < 0)
-        return BR_EIO;
-    int rc = fsync(fd) != 0 && errno != EINVAL ? BR_EIO : 0;
-    close(fd);
-    return rc;
-}
-
 #define RENDER_FLAGS (JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6))
 
 int br_bookmeta_export_stats(br_store *st, const char *dir, br_bookmeta_stats *stats, char *err,
@@ -335,36 +311,36 @@ int br_bookmeta_export_stats(br_store *st, const char *dir, br_bookmeta_stats *s
         err[0] = 0;
     br_vec_init(&o.offsets, sizeof(int64_t), (size_t)BR_BOOKMETA_MAX_ITEMS + 1);
     if (!st || !dir)
-        return fail_msg(err, errcap, BR_EINVAL, "bookmeta export: no store or directory");
+        return br_errf(err, errcap, BR_EINVAL, "bookmeta export: no store or directory");
     int pid = (int)getpid();
     if (snprintf(tmp_j, PATH_CAP, "%s/." BR_BOOKMETA_JSONL ".tmp.%d", dir, pid) >= PATH_CAP ||
         snprintf(tmp_o, PATH_CAP, "%s/." BR_BOOKMETA_OFFSETS ".tmp.%d", dir, pid) >= PATH_CAP ||
         snprintf(fin_j, PATH_CAP, "%s/" BR_BOOKMETA_JSONL, dir) >= PATH_CAP ||
         snprintf(fin_o, PATH_CAP, "%s/" BR_BOOKMETA_OFFSETS, dir) >= PATH_CAP)
-        return fail_msg(err, errcap, BR_ELIMIT, "bookmeta export: path too long: %s", dir);
+        return br_errf(err, errcap, BR_ELIMIT, "bookmeta export: path too long: %s", dir);
     if (mkdir(dir, 0755) != 0 && errno != EEXIST)
-        return fail_msg(err, errcap, errno == ENOENT ? BR_ENOENT : BR_EIO,
-                        "bookmeta export: cannot create %s: %s", dir, strerror(errno));
+        return br_errf(err, errcap, errno == ENOENT ? BR_ENOENT : BR_EIO,
+                       "bookmeta export: cannot create %s: %s", dir, strerror(errno));
     if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
-        return fail_msg(err, errcap, BR_EIO, "bookmeta export: %s is not a directory", dir);
+        return br_errf(err, errcap, BR_EIO, "bookmeta export: %s is not a directory", dir);
 
     r = malloc(sizeof *r);
     line = malloc(line_cap);
     if (!r || !line) {
-        rc = fail_msg(err, errcap, BR_ENOMEM, "bookmeta export: out of memory");
+        rc = br_errf(err, errcap, BR_ENOMEM, "bookmeta export: out of memory");
         goto fail;
     }
     r->stats = stats;
     for (int i = 0; i < 4; i++) {
         if ((rc = br_store_prepare(st, queries[i], &c[i].q)) || (rc = cur_next(&c[i]))) {
-            fail_msg(err, errcap, rc, "bookmeta export: query failed: %s", br_store_errmsg(st));
+            br_errf(err, errcap, rc, "bookmeta export: query failed: %s", br_store_errmsg(st));
             goto fail;
         }
     }
     o.f = fopen(tmp_j, "wb");
     if (!o.f) {
-        rc = fail_msg(err, errcap, BR_EIO, "bookmeta export: cannot write %s: %s", tmp_j,
-                      strerror(errno));
+        rc = br_errf(err, errcap, BR_EIO, "bookmeta export: cannot write %s: %s", tmp_j,
+                     strerror(errno));
         goto fail;
     }
     made_tmp = 1;
@@ -381,8 +357,8 @@ int br_bookmeta_export_stats(br_store *st, const char *dir, br_bookmeta_stats *s
             continue;
         }
         if (idx >= (int64_t)BR_BOOKMETA_MAX_ITEMS) {
-            rc = fail_msg(err, errcap, BR_ELIMIT, "bookmeta export: item_idx %lld over the limit",
-                          (long long)idx);
+            rc = br_errf(err, errcap, BR_ELIMIT, "bookmeta export: item_idx %lld over the limit",
+                         (long long)idx);
             goto fail;
         }
         for (; next < idx; next++) {
@@ -397,7 +373,7 @@ int br_bookmeta_export_stats(br_store *st, const char *dir, br_bookmeta_stats *s
             char *bigger = realloc(line, BR_BOOKMETA_MAX_LINE);
             if (!bigger) {
                 json_decref(obj);
-                rc = fail_msg(err, errcap, BR_ENOMEM, "bookmeta export: out of memory");
+                rc = br_errf(err, errcap, BR_ENOMEM, "bookmeta export: out of memory");
                 goto fail;
             }
             line = bigger;
@@ -406,9 +382,9 @@ int br_bookmeta_export_stats(br_store *st, const char *dir, br_bookmeta_stats *s
         }
         json_decref(obj);
         if (need == 0 || need > BR_BOOKMETA_MAX_LINE) {
-            rc = fail_msg(err, errcap, need ? BR_ELIMIT : BR_ENOMEM,
-                          "bookmeta export: book %lld does not render in %d bytes", (long long)idx,
-                          BR_BOOKMETA_MAX_LINE);
+            rc = br_errf(err, errcap, need ? BR_ELIMIT : BR_ENOMEM,
+                         "bookmeta export: book %lld does not render in %d bytes", (long long)idx,
+                         BR_BOOKMETA_MAX_LINE);
             goto fail;
         }
         if ((rc = put_line(&o, line, need)))
@@ -432,7 +408,7 @@ int br_bookmeta_export_stats(br_store *st, const char *dir, br_bookmeta_stats *s
     stats->jsonl_bytes = o.pos;
     int64_t end = (int64_t)o.pos;
     if (!br_vec_push(&o.offsets, &end)) {
-        rc = fail_msg(err, errcap, BR_ENOMEM, "bookmeta export: out of memory");
+        rc = br_errf(err, errcap, BR_ENOMEM, "bookmeta export: out of memory");
         goto fail;
     }
     if (fflush(o.f) != 0 || ferror(o.f) || fsync(fileno(o.f)) != 0) {
@@ -446,10 +422,10 @@ int br_bookmeta_export_stats(br_store *st, const char *dir, br_bookmeta_stats *s
         goto io_fail;
     }
     if ((rc = br_npy_write(tmp_o, BR_NPY_I64, o.offsets.data, o.offsets.n, 0))) {
-        fail_msg(err, errcap, rc, "bookmeta export: cannot write %s", tmp_o);
+        br_errf(err, errcap, rc, "bookmeta export: cannot write %s", tmp_o);
         goto fail;
     }
-    if (rename(tmp_j, fin_j) != 0 || rename(tmp_o, fin_o) != 0 || fsync_dir(dir) != 0) {
+    if (rename(tmp_j, fin_j) != 0 || rename(tmp_o, fin_o) != 0 || br_fsync_dir(dir) != 0) {
         rc = BR_EIO;
         goto io_fail;
     }
@@ -458,16 +434,15 @@ int br_bookmeta_export_stats(br_store *st, const char *dir, br_bookmeta_stats *s
 
 store_fail:
     if (rc != BR_ENOMEM)
-        fail_msg(err, errcap, rc, "bookmeta export: query failed: %s", br_store_errmsg(st));
+        br_errf(err, errcap, rc, "bookmeta export: query failed: %s", br_store_errmsg(st));
     else
-        fail_msg(err, errcap, rc, "bookmeta export: out of memory");
+        br_errf(err, errcap, rc, "bookmeta export: out of memory");
     goto fail;
 io_fail:
     if (rc == BR_EIO)
-        fail_msg(err, errcap, rc, "bookmeta export: writing in %s failed: %s", dir,
-                 strerror(errno));
+        br_errf(err, errcap, rc, "bookmeta export: writing in %s failed: %s", dir, strerror(errno));
     else
-        fail_msg(err, errcap, rc, "bookmeta export: %s", br_strerror(rc));
+        br_errf(err, errcap, rc, "bookmeta export: %s", br_strerror(rc));
 fail:
 done:
     for (int i = 0; i < 4; i++)
@@ -517,37 +492,35 @@ static int validate(br_bookmeta *m, char *err, size_t errcap)
 {
     const br_npy *arr = &m->npy;
     if (arr->dtype != BR_NPY_I64 || arr->cols != 0)
-        return fail_msg(err, errcap, BR_EFORMAT, "offsets: not a 1-D int64 array");
+        return br_errf(err, errcap, BR_EFORMAT, "offsets: not a 1-D int64 array");
     if (arr->rows == 0)
-        return fail_msg(err, errcap, BR_ECORRUPT, "offsets: empty (need n+1 entries)");
+        return br_errf(err, errcap, BR_ECORRUPT, "offsets: empty (need n+1 entries)");
     m->n = arr->rows - 1;
     m->off = arr->data;
     if (off_at(m, 0) != 0)
-        return fail_msg(err, errcap, BR_ECORRUPT, "offsets: first is not 0");
+        return br_errf(err, errcap, BR_ECORRUPT, "offsets: first is not 0");
     int64_t last = off_at(m, m->n);
     if (last < 0 || (uint64_t)last != (uint64_t)m->jsonl_len)
-        return fail_msg(err, errcap, BR_ECORRUPT,
-                        "offsets: last is %lld, books.jsonl has %zu bytes", (long long)last,
-                        m->jsonl_len);
+        return br_errf(err, errcap, BR_ECORRUPT, "offsets: last is %lld, books.jsonl has %zu bytes",
+                       (long long)last, m->jsonl_len);
     /* The offsets alone first, then each line's bytes. */
     for (size_t i = 0; i < m->n; i++) {
         int64_t a = off_at(m, i), b = off_at(m, i + 1);
         if (b <= a || b > last)
-            return fail_msg(err, errcap, BR_ECORRUPT, "offsets: entry %zu is not increasing",
-                            i + 1);
+            return br_errf(err, errcap, BR_ECORRUPT, "offsets: entry %zu is not increasing", i + 1);
     }
     for (size_t i = 0; i < m->n; i++) {
         int64_t a = off_at(m, i), b = off_at(m, i + 1);
         size_t len = (size_t)(b - a) - 1;
         const char *s = m->jsonl + a;
         if (len > BR_BOOKMETA_MAX_LINE)
-            return fail_msg(err, errcap, BR_ELIMIT, "line %zu: %zu bytes, over the limit", i, len);
+            return br_errf(err, errcap, BR_ELIMIT, "line %zu: %zu bytes, over the limit", i, len);
         if (s[len] != '\n')
-            return fail_msg(err, errcap, BR_ECORRUPT, "line %zu: does not end in a newline", i);
+            return br_errf(err, errcap, BR_ECORRUPT, "line %zu: does not end in a newline", i);
         if (!(len == 4 && !memcmp(s, "null", 4)) && !(len >= 2 && s[0] == '{' && s[len - 1] == '}'))
-            return fail_msg(err, errcap, BR_ECORRUPT, "line %zu: neither an object nor null", i);
+            return br_errf(err, errcap, BR_ECORRUPT, "line %zu: neither an object nor null", i);
         if (memchr(s, '\n', len))
-            return fail_msg(err, errcap, BR_ECORRUPT, "line %zu: holds a newline", i);
+            return br_errf(err, errcap, BR_ECORRUPT, "line %zu: holds a newline", i);
     }
     return 0;
 }
@@ -561,13 +534,13 @@ int br_bookmeta_parse(const void *jsonl, size_t jsonl_len, const void *offsets_n
         return BR_EINVAL;
     *out = NULL;
     if ((!jsonl && jsonl_len) || !offsets_npy)
-        return fail_msg(err, errcap, BR_EINVAL, "bookmeta: no buffer");
+        return br_errf(err, errcap, BR_EINVAL, "bookmeta: no buffer");
     if (!(m = calloc(1, sizeof *m)))
-        return fail_msg(err, errcap, BR_ENOMEM, "bookmeta: out of memory");
+        return br_errf(err, errcap, BR_ENOMEM, "bookmeta: out of memory");
     m->jsonl = jsonl_len ? jsonl : "";
     m->jsonl_len = jsonl_len;
     if ((rc = br_npy_parse(offsets_npy, npy_len, &m->npy))) {
-        fail_msg(err, errcap, rc, "offsets: not a valid .npy (%s)", br_strerror(rc));
+        br_errf(err, errcap, rc, "offsets: not a valid .npy (%s)", br_strerror(rc));
         goto fail;
     }
     if ((rc = validate(m, err, errcap)))
@@ -589,20 +562,20 @@ int br_bookmeta_open(const char *dir, char *err, size_t errcap, br_bookmeta **ou
         return BR_EINVAL;
     *out = NULL;
     if (!dir)
-        return fail_msg(err, errcap, BR_EINVAL, "bookmeta: no directory");
+        return br_errf(err, errcap, BR_EINVAL, "bookmeta: no directory");
     if (snprintf(pj, PATH_CAP, "%s/" BR_BOOKMETA_JSONL, dir) >= PATH_CAP ||
         snprintf(po, PATH_CAP, "%s/" BR_BOOKMETA_OFFSETS, dir) >= PATH_CAP)
-        return fail_msg(err, errcap, BR_ELIMIT, "bookmeta: path too long: %s", dir);
+        return br_errf(err, errcap, BR_ELIMIT, "bookmeta: path too long: %s", dir);
     if (!(m = calloc(1, sizeof *m)))
-        return fail_msg(err, errcap, BR_ENOMEM, "bookmeta: out of memory");
+        return br_errf(err, errcap, BR_ENOMEM, "bookmeta: out of memory");
     fd = open(pj, O_RDONLY);
     if (fd < 0) {
-        rc = fail_msg(err, errcap, errno == ENOENT ? BR_ENOENT : BR_EIO, "%s: %s", pj,
-                      strerror(errno));
+        rc = br_errf(err, errcap, errno == ENOENT ? BR_ENOENT : BR_EIO, "%s: %s", pj,
+                     strerror(errno));
         goto fail;
     }
     if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        rc = fail_msg(err, errcap, BR_EIO, "%s: not a regular file", pj);
+        rc = br_errf(err, errcap, BR_EIO, "%s: not a regular file", pj);
         goto fail;
     }
     m->jsonl_len = (size_t)sb.st_size;
@@ -611,7 +584,7 @@ int br_bookmeta_open(const char *dir, char *err, size_t errcap, br_bookmeta **ou
         /* Validation reads every page; one populate beats a fault per page. */
         void *map = mmap(NULL, m->jsonl_len, PROT_READ, MAP_SHARED | MAP_POPULATE, fd, 0);
         if (map == MAP_FAILED) {
-            rc = fail_msg(err, errcap, BR_EIO, "%s: mmap: %s", pj, strerror(errno));
+            rc = br_errf(err, errcap, BR_EIO, "%s: mmap: %s", pj, strerror(errno));
             goto fail;
         }
         m->jsonl_map = map;
@@ -621,7 +594,7 @@ int br_bookmeta_open(const char *dir, char *err, size_t errcap, br_bookmeta **ou
     close(fd);
     fd = -1;
     if ((rc = br_npy_open(po, &m->npy))) {
-        fail_msg(err, errcap, rc, "%s: %s", po, br_strerror(rc));
+        br_errf(err, errcap, rc, "%s: %s", po, br_strerror(rc));
         goto fail;
     }
     if ((rc = validate(m, err, errcap)))

@@ -8,11 +8,13 @@
  * 3. Reading maps the file read-only and validates the header and the sizes
  *    against the file length before any pointer is handed out; nothing is
  *    copied. A parse of a buffer runs the same checks (for the fuzzer).
- * 4. Writing goes to a temp file, fsync, rename: a crash never leaves a
- *    half-written array under the final name.
+ * 4. Writing goes to a temp file, fsync, rename, fsync of the directory
+ *    (br_atomic_begin/end): a crash never leaves a half-written array under
+ *    the final name.
  */
 #include "bookrec/npy.h"
 #include "bookrec/error.h"
+#include "bookrec/fsutil.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -47,7 +49,7 @@ int br_npy_write(const char *path, enum br_npy_dtype dtype, const void *data, si
                  size_t cols)
 {
     const char *descr = descr_of(dtype);
-    char hdr[256], tmp[4096];
+    char hdr[256];
     if (!path || !descr || (!data && rows))
         return BR_EINVAL;
     size_t n = cols ? rows * cols : rows;
@@ -70,34 +72,14 @@ int br_npy_write(const char *path, enum br_npy_dtype dtype, const void *data, si
     hdr[7] = 0;
     hdr[8] = (char)((padded - 10) & 0xff);
     hdr[9] = (char)((padded - 10) >> 8);
-    if (snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid()) >= (int)sizeof tmp)
-        return BR_ELIMIT;
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0)
-        return errno == ENOENT ? BR_ENOENT : BR_EIO;
-    int rc = 0;
-    const char *p = data;
-    size_t left = n * size_of(dtype);
-    if (write(fd, hdr, padded) != (ssize_t)padded)
-        rc = BR_EIO;
-    while (!rc && left) {
-        ssize_t w = write(fd, p, left > (1u << 30) ? (1u << 30) : left);
-        if (w <= 0) {
-            rc = BR_EIO;
-            break;
-        }
-        p += w;
-        left -= (size_t)w;
-    }
-    if (!rc && fsync(fd) != 0)
-        rc = BR_EIO;
-    if (close(fd) != 0 && !rc)
-        rc = BR_EIO;
-    if (!rc && rename(tmp, path) != 0)
-        rc = BR_EIO;
+    br_atomic_file af;
+    int rc = br_atomic_begin(path, &af);
     if (rc)
-        unlink(tmp);
-    return rc;
+        return rc;
+    rc = br_write_all(af.fd, hdr, padded);
+    if (!rc)
+        rc = br_write_all(af.fd, data, n * size_of(dtype));
+    return br_atomic_end(&af, rc);
 }
 
 /* Finds 'key': in the header dict and returns the text after the colon. */

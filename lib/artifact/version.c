@@ -25,6 +25,7 @@
  */
 #include "bookrec/version.h"
 #include "bookrec/error.h"
+#include "bookrec/fsutil.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -120,30 +121,6 @@ int br_version_dir(const char *artifacts, const char *id, char *buf, size_t cap)
 }
 
 /* ---- file helpers ---- */
-
-static int fsync_path(const char *path)
-{
-    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return errno_code(errno);
-    int rc = fsync(fd) == 0 ? 0 : BR_EIO;
-    close(fd);
-    return rc;
-}
-
-static int write_all(int fd, const char *p, size_t n)
-{
-    while (n) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return BR_EIO;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
 
 /* A path inside a version: relative, components neither empty nor "." nor "..", printable. */
 static int relpath_safe(const char *p)
@@ -357,7 +334,7 @@ static void unlock_artifacts(int fd)
 static int mkdir_fsync_parent(const char *dir, const char *parent)
 {
     if (mkdir(dir, 0755) == 0)
-        return fsync_path(parent);
+        return br_fsync_dir(parent);
     return errno == EEXIST ? 0 : errno_code(errno);
 }
 
@@ -467,7 +444,7 @@ int br_version_commit(const char *artifacts, const char *id, const char *staged_
         goto fail;
     }
     fd = open(mpath, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
-    if (fd < 0 || write_all(fd, text, len) != 0 || write_all(fd, "\n", 1) != 0) {
+    if (fd < 0 || br_write_all(fd, text, len) != 0 || br_write_all(fd, "\n", 1) != 0) {
         rc = BR_EIO;
         goto fail;
     }
@@ -500,7 +477,7 @@ int br_version_commit(const char *artifacts, const char *id, const char *staged_
             goto fail;
         }
     }
-    rc = fsync_path(versions);
+    rc = br_fsync_dir(versions);
 fail:
     if (fd >= 0)
         close(fd);
@@ -738,31 +715,15 @@ int br_version_current(const char *artifacts, char *id, size_t cap)
     return 0;
 }
 
+/* ARTIFACTS/.CURRENT.tmp-<pid>, fsync, rename over CURRENT, fsync ARTIFACTS (decision 3). */
 static int write_current(const char *artifacts, const char *id)
 {
-    char tmp[4096], path[4096], line[BR_VERSION_ID_MAX + 1];
+    char path[4096], line[BR_VERSION_ID_MAX + 1];
     int rc;
     if ((rc = join(path, sizeof path, artifacts, "CURRENT")))
         return rc;
-    int n = snprintf(tmp, sizeof tmp, "%s/.CURRENT.tmp-%d", artifacts, (int)getpid());
-    if (n < 0 || (size_t)n >= sizeof tmp)
-        return BR_ELIMIT;
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
-    if (fd < 0)
-        return BR_EIO;
-    n = snprintf(line, sizeof line, "%s\n", id);
-    rc = write_all(fd, line, (size_t)n);
-    if (!rc && fsync(fd) != 0)
-        rc = BR_EIO;
-    if (close(fd) != 0 && !rc)
-        rc = BR_EIO;
-    if (!rc && rename(tmp, path) != 0)
-        rc = BR_EIO;
-    if (rc) {
-        unlink(tmp);
-        return rc;
-    }
-    return fsync_path(artifacts);
+    int n = snprintf(line, sizeof line, "%s\n", id);
+    return br_write_file_atomic(path, line, (size_t)n);
 }
 
 static int append_history(const char *artifacts, const char *id)
@@ -775,12 +736,12 @@ static int append_history(const char *artifacts, const char *id)
     if (fd < 0)
         return BR_EIO;
     int n = snprintf(line, sizeof line, "%lld %s\n", (long long)time(NULL), id);
-    rc = write_all(fd, line, (size_t)n); /* one write: O_APPEND keeps lines whole */
+    rc = br_write_all(fd, line, (size_t)n); /* one write: O_APPEND keeps lines whole */
     if (!rc && fsync(fd) != 0)
         rc = BR_EIO;
     if (close(fd) != 0 && !rc)
         rc = BR_EIO;
-    return rc ? rc : fsync_path(artifacts); /* the file may just have been created */
+    return rc ? rc : br_fsync_dir(artifacts); /* the file may just have been created */
 }
 
 /* The activation path replayed from HISTORY (decision 5). */

@@ -55,6 +55,7 @@
  */
 #include "bookrec/demo.h"
 #include "bookrec/error.h"
+#include "bookrec/fsutil.h"
 #include "bookrec/hashmap.h"
 
 #include <errno.h>
@@ -656,16 +657,6 @@ static int make_dirs(const char *dir)
     if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
         return BR_EIO;
     return 0;
-}
-
-static int sync_dir(const char *dir)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY);
-    if (fd < 0)
-        return BR_EIO;
-    int rc = fsync(fd) != 0 && errno != EINVAL ? BR_EIO : 0;
-    close(fd);
-    return rc;
 }
 
 /* ---- Generation ---- */
@@ -1500,7 +1491,7 @@ int br_demo_write(const char *dir, const br_demo_params *p)
         (rc = write_subjects(&d, dir)) || (rc = write_ratings(&d, dir)) ||
         (rc = write_readme(&d, dir)))
         goto fail;
-    rc = sync_dir(dir);
+    rc = br_fsync_dir(dir);
 fail:
     free_pool(&d.pools[0]);
     free_pool(&d.pools[1]);

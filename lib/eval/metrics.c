@@ -25,6 +25,7 @@
 #include "bookrec/metrics.h"
 #include "bookrec/error.h"
 #include "bookrec/flat.h"
+#include "bookrec/fsutil.h"
 #include "bookrec/text.h"
 
 #include <errno.h>
@@ -739,20 +740,12 @@ int br_report_write(const br_report *r, const char *path)
         tmp = NULL;
         goto fail;
     }
-    size_t len = strlen(text), off = 0;
-    while (off < len) {
-        ssize_t w = write(fd, text + off, len - off);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            goto fail;
-        off += (size_t)w;
-    }
-    if (write(fd, "\n", 1) != 1 || fsync(fd) != 0 || close(fd) != 0) {
-        fd = -1;
-        goto fail;
-    }
+    int bad = br_write_all(fd, text, strlen(text)) || br_write_all(fd, "\n", 1) || fsync(fd) != 0;
+    if (close(fd) != 0) /* closed either way: the fail path must not close it again */
+        bad = 1;
     fd = -1;
+    if (bad)
+        goto fail;
     if (rename(tmp, path) != 0)
         goto fail;
     free(tmp);

@@ -15,11 +15,11 @@
  * 4. Saving is write-temp, fsync, rename, fsync the directory, so a reader sees the old
  *    file or the new one, never a torn one. */
 #include "bookrec/error.h"
+#include "bookrec/fsutil.h"
 #include "hnsw_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,20 +29,6 @@
 #include <xxhash.h>
 
 _Static_assert(sizeof(br__hnsw_header) == BR__HNSW_HEADER_SIZE, "header is 256 bytes");
-
-static int fail_msg(char *err, size_t errcap, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int fail_msg(char *err, size_t errcap, int rc, const char *fmt, ...)
-{
-    if (err && errcap) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errcap, fmt, ap);
-        va_end(ap);
-    }
-    return rc;
-}
 
 void br_hnsw_free(br_hnsw *h)
 {
@@ -82,53 +68,52 @@ static int validate(const void *buf, size_t len, char *err, size_t errcap, br_hn
 {
     const char *b = buf;
     if ((uintptr_t)buf % 8)
-        return fail_msg(err, errcap, BR_EINVAL, "buffer is not 8-byte aligned");
+        return br_errf(err, errcap, BR_EINVAL, "buffer is not 8-byte aligned");
     if (len < 8 || memcmp(b, BR__HNSW_MAGIC, 8) != 0)
-        return fail_msg(err, errcap, BR_EFORMAT, "not an HNSW index (bad magic)");
+        return br_errf(err, errcap, BR_EFORMAT, "not an HNSW index (bad magic)");
     if (len < BR__HNSW_HEADER_SIZE)
-        return fail_msg(err, errcap, BR_ECORRUPT, "truncated: %zu bytes, the header alone is %u",
-                        len, BR__HNSW_HEADER_SIZE);
+        return br_errf(err, errcap, BR_ECORRUPT, "truncated: %zu bytes, the header alone is %u",
+                       len, BR__HNSW_HEADER_SIZE);
     br__hnsw_header hd;
     memcpy(&hd, b, sizeof hd);
     if (hd.version != BR__HNSW_VERSION)
-        return fail_msg(err, errcap, BR_EFORMAT, "format version %u, this build reads %u",
-                        hd.version, BR__HNSW_VERSION);
+        return br_errf(err, errcap, BR_EFORMAT, "format version %u, this build reads %u",
+                       hd.version, BR__HNSW_VERSION);
     if (hd.endian != BR__HNSW_ENDIAN)
-        return fail_msg(err, errcap, BR_EFORMAT, "written with another byte order");
+        return br_errf(err, errcap, BR_EFORMAT, "written with another byte order");
     if (hd.header_size != BR__HNSW_HEADER_SIZE)
-        return fail_msg(err, errcap, BR_ECORRUPT, "header size %u, expected %u", hd.header_size,
-                        BR__HNSW_HEADER_SIZE);
+        return br_errf(err, errcap, BR_ECORRUPT, "header size %u, expected %u", hd.header_size,
+                       BR__HNSW_HEADER_SIZE);
     if (hd.file_size != len)
-        return fail_msg(err, errcap, BR_ECORRUPT,
-                        "%s: the header says %llu bytes, there are %zu",
-                        hd.file_size > len ? "truncated" : "trailing bytes",
-                        (unsigned long long)hd.file_size, len);
+        return br_errf(err, errcap, BR_ECORRUPT, "%s: the header says %llu bytes, there are %zu",
+                       hd.file_size > len ? "truncated" : "trailing bytes",
+                       (unsigned long long)hd.file_size, len);
     uint64_t sum = image_checksum(&hd, b + BR__HNSW_HEADER_SIZE, len - BR__HNSW_HEADER_SIZE);
     if (sum != hd.checksum)
-        return fail_msg(err, errcap, BR_ECORRUPT,
-                        "checksum mismatch: header 0x%016llx, content 0x%016llx",
-                        (unsigned long long)hd.checksum, (unsigned long long)sum);
+        return br_errf(err, errcap, BR_ECORRUPT,
+                       "checksum mismatch: header 0x%016llx, content 0x%016llx",
+                       (unsigned long long)hd.checksum, (unsigned long long)sum);
 
     /* Fields. The checksum matched, so a bad value means a bad writer: still refuse it. */
     if (hd.metric != BR_HNSW_IP && hd.metric != BR_HNSW_COSINE &&
         hd.metric != BR_HNSW_IP_AUGMENTED)
-        return fail_msg(err, errcap, BR_ECORRUPT, "unknown metric %u", hd.metric);
+        return br_errf(err, errcap, BR_ECORRUPT, "unknown metric %u", hd.metric);
     if (hd.n == 0 || hd.n > BR__HNSW_MAX_N || hd.dim == 0 || hd.dim > BR__HNSW_MAX_DIM ||
         hd.dim_pad != dim_pad_of(hd.dim, hd.metric) || hd.M < 2 || hd.M > BR__HNSW_MAX_M ||
         hd.M0 != 2 * hd.M || hd.ef_construction == 0 || hd.ef_construction > BR__HNSW_MAX_EF ||
         hd.max_level > BR__HNSW_MAX_LEVEL || hd.entry >= hd.n ||
         hd.n_upper > hd.n * BR__HNSW_MAX_LEVEL || hd.n_upper >= BR__NO_UPPER ||
         hd.split_dim >= hd.dim)
-        return fail_msg(err, errcap, BR_ECORRUPT,
-                        "bad sizes (n %llu, dim %u/%u, M %u/%u, ef_construction %u, max level "
-                        "%u, entry %u, upper lists %llu, split %u)",
-                        (unsigned long long)hd.n, hd.dim, hd.dim_pad, hd.M, hd.M0,
-                        hd.ef_construction, hd.max_level, hd.entry,
-                        (unsigned long long)hd.n_upper, hd.split_dim);
+        return br_errf(err, errcap, BR_ECORRUPT,
+                       "bad sizes (n %llu, dim %u/%u, M %u/%u, ef_construction %u, max level "
+                       "%u, entry %u, upper lists %llu, split %u)",
+                       (unsigned long long)hd.n, hd.dim, hd.dim_pad, hd.M, hd.M0,
+                       hd.ef_construction, hd.max_level, hd.entry, (unsigned long long)hd.n_upper,
+                       hd.split_dim);
     br__hnsw_layout lay;
     if (br__hnsw_layout_of(hd.n, hd.dim_pad, hd.M, hd.M0, hd.n_upper, &lay) ||
         lay.file_size != hd.file_size || memcmp(lay.off, hd.off, sizeof lay.off) != 0)
-        return fail_msg(err, errcap, BR_ECORRUPT, "section layout disagrees with the sizes");
+        return br_errf(err, errcap, BR_ECORRUPT, "section layout disagrees with the sizes");
 
     h->metric = hd.metric;
     h->n = (size_t)hd.n;
@@ -155,32 +140,32 @@ static int validate(const void *buf, size_t len, char *err, size_t errcap, br_hn
     for (size_t i = 0; i < h->n; i++) {
         uint32_t l = h->level[i];
         if (l > h->max_level)
-            return fail_msg(err, errcap, BR_ECORRUPT, "node %zu: level %u above the top %u", i,
-                            l, h->max_level);
+            return br_errf(err, errcap, BR_ECORRUPT, "node %zu: level %u above the top %u", i, l,
+                           h->max_level);
         if (h->upper_idx[i] != (l ? (uint32_t)at : BR__NO_UPPER))
-            return fail_msg(err, errcap, BR_ECORRUPT, "node %zu: bad upper-list index", i);
+            return br_errf(err, errcap, BR_ECORRUPT, "node %zu: bad upper-list index", i);
         at += l;
     }
     if (at != h->n_upper || h->level[h->entry] != h->max_level)
-        return fail_msg(err, errcap, BR_ECORRUPT,
-                        "levels disagree with the header (upper lists, entry point)");
+        return br_errf(err, errcap, BR_ECORRUPT,
+                       "levels disagree with the header (upper lists, entry point)");
     /* Links: counts within bounds, targets present at that level. */
     for (size_t i = 0; i < h->n; i++) {
         for (uint32_t l = 0; l <= h->level[i]; l++) {
             const uint32_t *lk = br__links(h, (uint32_t)i, l);
             if (lk[0] > (l ? h->M : h->M0))
-                return fail_msg(err, errcap, BR_ECORRUPT, "node %zu level %u: %u links", i, l,
-                                lk[0]);
+                return br_errf(err, errcap, BR_ECORRUPT, "node %zu level %u: %u links", i, l,
+                               lk[0]);
             for (uint32_t j = 0; j < lk[0]; j++)
                 if (lk[1 + j] >= h->n || h->level[lk[1 + j]] < l)
-                    return fail_msg(err, errcap, BR_ECORRUPT,
-                                    "node %zu level %u: link to %u, absent from that level", i,
-                                    l, lk[1 + j]);
+                    return br_errf(err, errcap, BR_ECORRUPT,
+                                   "node %zu level %u: link to %u, absent from that level", i, l,
+                                   lk[1 + j]);
         }
     }
     for (size_t i = 0; i < h->n; i++)
         if (h->labels[i] < 0 || (i > 0 && h->labels[i] <= h->labels[i - 1]))
-            return fail_msg(err, errcap, BR_ECORRUPT, "labels not increasing at node %zu", i);
+            return br_errf(err, errcap, BR_ECORRUPT, "labels not increasing at node %zu", i);
     h->label_bound = h->labels[h->n - 1] + 1;
     return 0;
 }
@@ -190,18 +175,18 @@ static int finish_open(br_hnsw *h, char *err, size_t errcap)
     h->dot = br__dot_select();
     h->dot_many = br__dot_many_select();
     if (br__pool_new(h->n, h->dim_pad, h->M0, &h->pool))
-        return fail_msg(err, errcap, BR_ENOMEM, "out of memory");
+        return br_errf(err, errcap, BR_ENOMEM, "out of memory");
     return 0;
 }
 
 int br_hnsw_parse(const void *buf, size_t len, char *err, size_t errcap, br_hnsw **out)
 {
     if (!buf || !out)
-        return fail_msg(err, errcap, BR_EINVAL, "NULL argument");
+        return br_errf(err, errcap, BR_EINVAL, "NULL argument");
     *out = NULL;
     br_hnsw *h = calloc(1, sizeof *h);
     if (!h)
-        return fail_msg(err, errcap, BR_ENOMEM, "out of memory");
+        return br_errf(err, errcap, BR_ENOMEM, "out of memory");
     int rc = validate(buf, len, err, errcap, h);
     if (!rc)
         rc = finish_open(h, err, errcap);
@@ -216,24 +201,23 @@ int br_hnsw_parse(const void *buf, size_t len, char *err, size_t errcap, br_hnsw
 int br_hnsw_open(const char *path, char *err, size_t errcap, br_hnsw **out)
 {
     if (!path || !out)
-        return fail_msg(err, errcap, BR_EINVAL, "NULL argument");
+        return br_errf(err, errcap, BR_EINVAL, "NULL argument");
     *out = NULL;
     int rc;
     char why[200] = "";
     br_hnsw *h = NULL;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return fail_msg(err, errcap, errno == ENOENT ? BR_ENOENT : BR_EIO, "%s: %s", path,
-                        strerror(errno));
+        return br_errf(err, errcap, errno == ENOENT ? BR_ENOENT : BR_EIO, "%s: %s", path,
+                       strerror(errno));
     struct stat st;
     if (fstat(fd, &st) != 0) {
-        rc = fail_msg(err, errcap, BR_EIO, "%s: %s", path, strerror(errno));
+        rc = br_errf(err, errcap, BR_EIO, "%s: %s", path, strerror(errno));
         goto fail;
     }
     if (!S_ISREG(st.st_mode) || st.st_size < 8) {
-        rc = fail_msg(err, errcap, S_ISREG(st.st_mode) ? BR_ECORRUPT : BR_EIO,
-                      "%s: %s", path, S_ISREG(st.st_mode) ? "truncated (under 8 bytes)"
-                                                          : "not a regular file");
+        rc = br_errf(err, errcap, S_ISREG(st.st_mode) ? BR_ECORRUPT : BR_EIO, "%s: %s", path,
+                     S_ISREG(st.st_mode) ? "truncated (under 8 bytes)" : "not a regular file");
         goto fail;
     }
     rc = BR_ENOMEM;
@@ -243,7 +227,7 @@ int br_hnsw_open(const char *path, char *err, size_t errcap, br_hnsw **out)
     h->map = mmap(NULL, h->map_len, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
     if (h->map == MAP_FAILED) {
         h->map = NULL;
-        rc = fail_msg(err, errcap, BR_EIO, "%s: mmap: %s", path, strerror(errno));
+        rc = br_errf(err, errcap, BR_EIO, "%s: mmap: %s", path, strerror(errno));
         goto fail;
     }
     close(fd);
@@ -252,7 +236,7 @@ int br_hnsw_open(const char *path, char *err, size_t errcap, br_hnsw **out)
     if (!rc)
         rc = finish_open(h, why, sizeof why);
     if (rc) {
-        fail_msg(err, errcap, rc, "%s: %s", path, why);
+        br_errf(err, errcap, rc, "%s: %s", path, why);
         goto fail;
     }
     *out = h;
@@ -261,39 +245,6 @@ fail:
     if (fd >= 0)
         close(fd);
     br_hnsw_free(h);
-    return rc;
-}
-
-static int write_all(int fd, const void *p, size_t n)
-{
-    const char *c = p;
-    while (n) {
-        ssize_t w = write(fd, c, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return BR_EIO;
-        c += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
-static int fsync_dir_of(const char *path)
-{
-    char dir[4096];
-    const char *slash = strrchr(path, '/');
-    if (!slash)
-        snprintf(dir, sizeof dir, ".");
-    else if (slash == path)
-        snprintf(dir, sizeof dir, "/");
-    else
-        snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return BR_EIO;
-    int rc = fsync(fd) == 0 ? 0 : BR_EIO;
-    close(fd);
     return rc;
 }
 
@@ -329,26 +280,13 @@ int br_hnsw_save(const br_hnsw *h, const char *path)
     size_t body_len = (size_t)lay.file_size - BR__HNSW_HEADER_SIZE;
     hd.checksum = image_checksum(&hd, image + BR__HNSW_HEADER_SIZE, body_len);
 
-    char tmp[4096];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp)
-        return BR_EINVAL;
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0)
-        return errno == ENOENT ? BR_ENOENT : BR_EIO;
-    rc = write_all(fd, &hd, sizeof hd);
-    if (!rc)
-        rc = write_all(fd, image + BR__HNSW_HEADER_SIZE, body_len);
-    if (!rc && fsync(fd) != 0)
-        rc = BR_EIO;
-    if (close(fd) != 0 && !rc)
-        rc = BR_EIO;
-    if (!rc && rename(tmp, path) != 0)
-        rc = BR_EIO;
-    if (rc) {
-        unlink(tmp);
+    br_atomic_file af;
+    if ((rc = br_atomic_begin(path, &af)))
         return rc;
-    }
-    return fsync_dir_of(path);
+    rc = br_write_all(af.fd, &hd, sizeof hd);
+    if (!rc)
+        rc = br_write_all(af.fd, image + BR__HNSW_HEADER_SIZE, body_len);
+    return br_atomic_end(&af, rc);
 }
 
 size_t br_hnsw_size(const br_hnsw *h)

@@ -36,6 +36,7 @@
 
 #include "bookrec/arena.h"
 #include "bookrec/error.h"
+#include "bookrec/fsutil.h"
 #include "bookrec/hashmap.h"
 #include "bookrec/store.h"
 #include "bookrec/topk.h"
@@ -45,7 +46,6 @@
 #include <float.h>
 #include <math.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -128,20 +128,6 @@ struct scratch_pool {
     pthread_mutex_t mu;
     scratch *free_list;
 };
-
-static int fail_msg(char *err, size_t errcap, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int fail_msg(char *err, size_t errcap, int rc, const char *fmt, ...)
-{
-    if (err && errcap) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errcap, fmt, ap);
-        va_end(ap);
-    }
-    return rc;
-}
 
 void br_lexical_params_default(br_lexical_params *p)
 {
@@ -399,52 +385,52 @@ static int validate(const void *buf, size_t len, char *err, size_t errcap, br_le
 {
     const char *b = buf;
     if ((uintptr_t)buf % 8)
-        return fail_msg(err, errcap, BR_EINVAL, "buffer is not 8-byte aligned");
+        return br_errf(err, errcap, BR_EINVAL, "buffer is not 8-byte aligned");
     if (len < 8 || memcmp(b, LEX_MAGIC, 8) != 0)
-        return fail_msg(err, errcap, BR_EFORMAT, "not a lexical index (bad magic)");
+        return br_errf(err, errcap, BR_EFORMAT, "not a lexical index (bad magic)");
     if (len < LEX_HEADER_SIZE)
-        return fail_msg(err, errcap, BR_ECORRUPT, "truncated: %zu bytes, the header alone is %u",
-                        len, LEX_HEADER_SIZE);
+        return br_errf(err, errcap, BR_ECORRUPT, "truncated: %zu bytes, the header alone is %u",
+                       len, LEX_HEADER_SIZE);
     lex_header hd;
     memcpy(&hd, b, sizeof hd);
     if (hd.version != LEX_VERSION)
-        return fail_msg(err, errcap, BR_EFORMAT, "format version %u, this build reads %u",
-                        hd.version, LEX_VERSION);
+        return br_errf(err, errcap, BR_EFORMAT, "format version %u, this build reads %u",
+                       hd.version, LEX_VERSION);
     if (hd.endian != LEX_ENDIAN)
-        return fail_msg(err, errcap, BR_EFORMAT, "written with another byte order");
+        return br_errf(err, errcap, BR_EFORMAT, "written with another byte order");
     if (hd.header_size != LEX_HEADER_SIZE)
-        return fail_msg(err, errcap, BR_ECORRUPT, "header size %u, expected %u", hd.header_size,
-                        LEX_HEADER_SIZE);
+        return br_errf(err, errcap, BR_ECORRUPT, "header size %u, expected %u", hd.header_size,
+                       LEX_HEADER_SIZE);
     if (hd.file_size != len)
-        return fail_msg(err, errcap, BR_ECORRUPT, "%s: the header says %llu bytes, there are %zu",
-                        hd.file_size > len ? "truncated" : "trailing bytes",
-                        (unsigned long long)hd.file_size, len);
+        return br_errf(err, errcap, BR_ECORRUPT, "%s: the header says %llu bytes, there are %zu",
+                       hd.file_size > len ? "truncated" : "trailing bytes",
+                       (unsigned long long)hd.file_size, len);
     uint64_t sum = image_checksum(&hd, b + LEX_HEADER_SIZE, len - LEX_HEADER_SIZE);
     if (sum != hd.checksum)
-        return fail_msg(err, errcap, BR_ECORRUPT,
-                        "checksum mismatch: header 0x%016llx, content 0x%016llx",
-                        (unsigned long long)hd.checksum, (unsigned long long)sum);
+        return br_errf(err, errcap, BR_ECORRUPT,
+                       "checksum mismatch: header 0x%016llx, content 0x%016llx",
+                       (unsigned long long)hd.checksum, (unsigned long long)sum);
 
     /* Fields. The checksum matched, so a bad value means a bad writer: still refuse it. */
     static const uint8_t zero[sizeof hd.reserved];
     if (hd.reserved0 || memcmp(hd.reserved, zero, sizeof zero) != 0)
-        return fail_msg(err, errcap, BR_ECORRUPT, "reserved header bytes are not zero");
+        return br_errf(err, errcap, BR_ECORRUPT, "reserved header bytes are not zero");
     if (!params_ok(hd.k1, hd.b, hd.w, hd.prefix_discount, hd.max_expansions, hd.min_prefix))
-        return fail_msg(err, errcap, BR_ECORRUPT, "parameters out of range");
+        return br_errf(err, errcap, BR_ECORRUPT, "parameters out of range");
     for (int f = 0; f < FIELDS; f++)
         if (!(hd.avg_len[f] >= 0.0f && hd.avg_len[f] <= BR_LEXICAL_MAX_DOC_TOKENS))
-            return fail_msg(err, errcap, BR_ECORRUPT, "mean field length out of range");
+            return br_errf(err, errcap, BR_ECORRUPT, "mean field length out of range");
     if (hd.n_docs > INT32_MAX || hd.n_terms > hd.n_postings || hd.n_postings > LEX_MAX_POSTINGS ||
         hd.term_bytes > LEX_MAX_TERM_BYTES || hd.term_bytes < hd.n_terms ||
         hd.term_bytes > hd.n_terms * BR_LEXICAL_MAX_TOKEN || (hd.n_postings && !hd.n_docs))
-        return fail_msg(err, errcap, BR_ECORRUPT,
-                        "bad sizes (docs %llu, terms %llu, postings %llu, term bytes %llu)",
-                        (unsigned long long)hd.n_docs, (unsigned long long)hd.n_terms,
-                        (unsigned long long)hd.n_postings, (unsigned long long)hd.term_bytes);
+        return br_errf(err, errcap, BR_ECORRUPT,
+                       "bad sizes (docs %llu, terms %llu, postings %llu, term bytes %llu)",
+                       (unsigned long long)hd.n_docs, (unsigned long long)hd.n_terms,
+                       (unsigned long long)hd.n_postings, (unsigned long long)hd.term_bytes);
     lex_layout lay;
     layout_of(hd.n_docs, hd.n_terms, hd.n_postings, hd.term_bytes, &lay);
     if (lay.file_size != hd.file_size)
-        return fail_msg(err, errcap, BR_ECORRUPT, "file size disagrees with the section sizes");
+        return br_errf(err, errcap, BR_ECORRUPT, "file size disagrees with the section sizes");
 
     x->n_docs = (size_t)hd.n_docs;
     x->n_terms = (size_t)hd.n_terms;
@@ -463,34 +449,33 @@ static int validate(const void *buf, size_t len, char *err, size_t errcap, br_le
 
     for (size_t i = 0; i < x->n_docs; i++)
         if (x->ids[i] < 0 || (i > 0 && x->ids[i] <= x->ids[i - 1]))
-            return fail_msg(err, errcap, BR_ECORRUPT, "doc ids not increasing at doc %zu", i);
+            return br_errf(err, errcap, BR_ECORRUPT, "doc ids not increasing at doc %zu", i);
     if (x->toff[0] != 0 || x->toff[x->n_terms] != hd.term_bytes || x->poff[0] != 0 ||
         x->poff[x->n_terms] != hd.n_postings)
-        return fail_msg(err, errcap, BR_ECORRUPT, "offsets do not span their sections");
+        return br_errf(err, errcap, BR_ECORRUPT, "offsets do not span their sections");
     for (size_t t = 0; t < x->n_terms; t++) {
         uint32_t a = x->toff[t], e = x->toff[t + 1];
         /* e - a is checked before e is used, so no term reaches past the section. */
         if (e <= a || e - a > BR_LEXICAL_MAX_TOKEN || e > hd.term_bytes)
-            return fail_msg(err, errcap, BR_ECORRUPT, "term %zu: bad offsets", t);
+            return br_errf(err, errcap, BR_ECORRUPT, "term %zu: bad offsets", t);
         for (uint32_t j = a; j < e; j++)
             if (!term_byte_ok((unsigned char)x->tbytes[j]))
-                return fail_msg(err, errcap, BR_ECORRUPT, "term %zu: byte 0x%02x", t,
-                                (unsigned char)x->tbytes[j]);
+                return br_errf(err, errcap, BR_ECORRUPT, "term %zu: byte 0x%02x", t,
+                               (unsigned char)x->tbytes[j]);
         if (t > 0 &&
             term_cmp(x->tbytes + x->toff[t - 1], a - x->toff[t - 1], x->tbytes + a, e - a) >= 0)
-            return fail_msg(err, errcap, BR_ECORRUPT, "terms not sorted at term %zu", t);
+            return br_errf(err, errcap, BR_ECORRUPT, "terms not sorted at term %zu", t);
         uint32_t pa = x->poff[t], pe = x->poff[t + 1];
         if (pe <= pa || pe > hd.n_postings)
-            return fail_msg(err, errcap, BR_ECORRUPT, "term %zu: bad posting offsets", t);
+            return br_errf(err, errcap, BR_ECORRUPT, "term %zu: bad posting offsets", t);
         for (uint32_t j = pa; j < pe; j++) {
             if (x->pdoc[j] >= x->n_docs || (j > pa && x->pdoc[j] <= x->pdoc[j - 1]))
-                return fail_msg(err, errcap, BR_ECORRUPT,
-                                "term %zu: posting %u: document out of range or out of order", t,
-                                j);
+                return br_errf(err, errcap, BR_ECORRUPT,
+                               "term %zu: posting %u: document out of range or out of order", t, j);
             float s = x->pscore[j];
             if (!(s > 0.0f && s <= LEX_MAX_SCORE)) /* also refuses NaN */
-                return fail_msg(err, errcap, BR_ECORRUPT, "term %zu: posting %u: score %g", t, j,
-                                (double)s);
+                return br_errf(err, errcap, BR_ECORRUPT, "term %zu: posting %u: score %g", t, j,
+                               (double)s);
         }
     }
     return 0;
@@ -513,14 +498,14 @@ void br_lexical_free(br_lexical *x)
 int br_lexical_parse(const void *buf, size_t len, char *err, size_t errcap, br_lexical **out)
 {
     if (!buf || !out)
-        return fail_msg(err, errcap, BR_EINVAL, "NULL argument");
+        return br_errf(err, errcap, BR_EINVAL, "NULL argument");
     *out = NULL;
     br_lexical *x = calloc(1, sizeof *x);
     if (!x)
-        return fail_msg(err, errcap, BR_ENOMEM, "out of memory");
+        return br_errf(err, errcap, BR_ENOMEM, "out of memory");
     int rc = validate(buf, len, err, errcap, x);
     if (!rc && pool_new(&x->pool) != 0)
-        rc = fail_msg(err, errcap, BR_ENOMEM, "out of memory");
+        rc = br_errf(err, errcap, BR_ENOMEM, "out of memory");
     if (rc) {
         br_lexical_free(x);
         return rc;
@@ -532,7 +517,7 @@ int br_lexical_parse(const void *buf, size_t len, char *err, size_t errcap, br_l
 int br_lexical_open(const char *path, char *err, size_t errcap, br_lexical **out)
 {
     if (!path || !out)
-        return fail_msg(err, errcap, BR_EINVAL, "NULL argument");
+        return br_errf(err, errcap, BR_EINVAL, "NULL argument");
     *out = NULL;
     int rc;
     char why[200] = "";
@@ -541,16 +526,16 @@ int br_lexical_open(const char *path, char *err, size_t errcap, br_lexical **out
     size_t map_len = 0;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return fail_msg(err, errcap, errno == ENOENT ? BR_ENOENT : BR_EIO, "%s: %s", path,
-                        strerror(errno));
+        return br_errf(err, errcap, errno == ENOENT ? BR_ENOENT : BR_EIO, "%s: %s", path,
+                       strerror(errno));
     struct stat st;
     if (fstat(fd, &st) != 0) {
-        rc = fail_msg(err, errcap, BR_EIO, "%s: %s", path, strerror(errno));
+        rc = br_errf(err, errcap, BR_EIO, "%s: %s", path, strerror(errno));
         goto fail;
     }
     if (!S_ISREG(st.st_mode) || st.st_size < 8) {
-        rc = fail_msg(err, errcap, S_ISREG(st.st_mode) ? BR_ECORRUPT : BR_EIO, "%s: %s", path,
-                      S_ISREG(st.st_mode) ? "truncated (under 8 bytes)" : "not a regular file");
+        rc = br_errf(err, errcap, S_ISREG(st.st_mode) ? BR_ECORRUPT : BR_EIO, "%s: %s", path,
+                     S_ISREG(st.st_mode) ? "truncated (under 8 bytes)" : "not a regular file");
         goto fail;
     }
     map_len = (size_t)st.st_size;
@@ -558,24 +543,24 @@ int br_lexical_open(const char *path, char *err, size_t errcap, br_lexical **out
     map = mmap(NULL, map_len, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
     if (map == MAP_FAILED) {
         map = NULL;
-        rc = fail_msg(err, errcap, BR_EIO, "%s: mmap: %s", path, strerror(errno));
+        rc = br_errf(err, errcap, BR_EIO, "%s: mmap: %s", path, strerror(errno));
         goto fail;
     }
     close(fd);
     fd = -1;
     if (!(x = calloc(1, sizeof *x))) {
-        rc = fail_msg(err, errcap, BR_ENOMEM, "out of memory");
+        rc = br_errf(err, errcap, BR_ENOMEM, "out of memory");
         goto fail;
     }
     rc = validate(map, map_len, why, sizeof why, x);
     if (rc) {
-        fail_msg(err, errcap, rc, "%s: %s", path, why);
+        br_errf(err, errcap, rc, "%s: %s", path, why);
         goto fail;
     }
     x->map = map;
     map = NULL;
     if (pool_new(&x->pool) != 0) {
-        rc = fail_msg(err, errcap, BR_ENOMEM, "out of memory");
+        rc = br_errf(err, errcap, BR_ENOMEM, "out of memory");
         goto fail;
     }
     *out = x;
@@ -589,62 +574,12 @@ fail:
     return rc;
 }
 
-static int write_all(int fd, const void *p, size_t n)
-{
-    const char *c = p;
-    while (n) {
-        ssize_t w = write(fd, c, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return BR_EIO;
-        c += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
-static int fsync_dir_of(const char *path)
-{
-    char dir[4096];
-    const char *slash = strrchr(path, '/');
-    if (!slash)
-        snprintf(dir, sizeof dir, ".");
-    else if (slash == path)
-        snprintf(dir, sizeof dir, "/");
-    else
-        snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return BR_EIO;
-    int rc = fsync(fd) == 0 ? 0 : BR_EIO;
-    close(fd);
-    return rc;
-}
-
 int br_lexical_save(const br_lexical *x, const char *path)
 {
     if (!x || !path)
         return BR_EINVAL;
-    char tmp[4096];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp)
-        return BR_EINVAL;
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0)
-        return errno == ENOENT ? BR_ENOENT : BR_EIO;
     /* The image is complete, checksum included (decision 2): written as it is. */
-    int rc = write_all(fd, x->image, x->image_len);
-    if (!rc && fsync(fd) != 0)
-        rc = BR_EIO;
-    if (close(fd) != 0 && !rc)
-        rc = BR_EIO;
-    if (!rc && rename(tmp, path) != 0)
-        rc = BR_EIO;
-    if (rc) {
-        unlink(tmp);
-        return rc;
-    }
-    return fsync_dir_of(path);
+    return br_write_file_atomic(path, x->image, x->image_len);
 }
 
 size_t br_lexical_size(const br_lexical *x)
@@ -972,15 +907,15 @@ fail:
 
 static int store_fail(br_store *st, int rc, char *err, size_t errcap)
 {
-    return fail_msg(err, errcap, rc == BR_ENOMEM ? BR_ENOMEM : BR_ESTORE, "catalog: %s",
-                    br_store_errmsg(st));
+    return br_errf(err, errcap, rc == BR_ENOMEM ? BR_ENOMEM : BR_ESTORE, "catalog: %s",
+                   br_store_errmsg(st));
 }
 
 int br_lexical_build_from_store(br_store *st, const br_lexical_params *p, br_lexical **out,
                                 char *err, size_t errcap)
 {
     if (!st || !out)
-        return fail_msg(err, errcap, BR_EINVAL, "NULL argument");
+        return br_errf(err, errcap, BR_EINVAL, "NULL argument");
     *out = NULL;
     int rc;
     br_arena *ar = NULL;
@@ -991,7 +926,7 @@ int br_lexical_build_from_store(br_store *st, const br_lexical_params *p, br_lex
     size_t subj_len = 0;
 
     if ((rc = br_arena_new(0, &ar)) != 0 || !(subj = malloc(STORE_MAX_SUBJECT_BYTES + 1))) {
-        rc = fail_msg(err, errcap, BR_ENOMEM, "out of memory");
+        rc = br_errf(err, errcap, BR_ENOMEM, "out of memory");
         goto fail;
     }
     rc = br_store_prepare(st,
@@ -1005,19 +940,19 @@ int br_lexical_build_from_store(br_store *st, const br_lexical_params *p, br_lex
     while ((rc = br_stmt_step(q)) == 1) {
         int64_t id = br_stmt_int(q, 0);
         if (id < 0 || id > INT32_MAX) {
-            rc = fail_msg(err, errcap, BR_EINVAL, "works: item_idx %lld out of range",
-                          (long long)id);
+            rc =
+                br_errf(err, errcap, BR_EINVAL, "works: item_idx %lld out of range", (long long)id);
             goto fail;
         }
         if ((rc = grow((void **)&docs, &cap, n + 1, sizeof *docs, INT32_MAX)) != 0) {
-            rc = fail_msg(err, errcap, rc, "works: %s", br_strerror(rc));
+            rc = br_errf(err, errcap, rc, "works: %s", br_strerror(rc));
             goto fail;
         }
         const char *t = br_stmt_text(q, 1), *a = br_stmt_text(q, 2);
         docs[n] = (br_lexical_doc){(int32_t)id, t ? br_arena_strdup(ar, t) : NULL,
                                    a ? br_arena_strdup(ar, a) : NULL, NULL};
         if ((t && !docs[n].title) || (a && !docs[n].author)) {
-            rc = fail_msg(err, errcap, BR_ENOMEM, "out of memory");
+            rc = br_errf(err, errcap, BR_ENOMEM, "out of memory");
             goto fail;
         }
         n++;
@@ -1058,7 +993,7 @@ int br_lexical_build_from_store(br_store *st, const br_lexical_params *p, br_lex
             if (at < n && docs[at].id == cur) {
                 subj[subj_len] = '\0';
                 if (!(docs[at].subjects = br_arena_strndup(ar, subj, subj_len))) {
-                    rc = fail_msg(err, errcap, BR_ENOMEM, "out of memory");
+                    rc = br_errf(err, errcap, BR_ENOMEM, "out of memory");
                     goto fail;
                 }
             }
@@ -1081,7 +1016,7 @@ int br_lexical_build_from_store(br_store *st, const br_lexical_params *p, br_lex
 
     rc = br_lexical_build(docs, n, p, out);
     if (rc)
-        fail_msg(err, errcap, rc, "building the lexical index: %s", br_strerror(rc));
+        br_errf(err, errcap, rc, "building the lexical index: %s", br_strerror(rc));
 fail:
     br_stmt_free(q);
     free(docs);

@@ -14,6 +14,7 @@
 
 #include "bookrec/bookmeta.h"
 #include "bookrec/error.h"
+#include "bookrec/fsutil.h"
 #include "bookrec/hnsw.h"
 #include "bookrec/hybrid.h"
 #include "bookrec/lexical.h"
@@ -77,10 +78,8 @@ static int copy_file(const char *from, const char *to)
         return BR_EIO;
     }
     while ((n = read(in, buf, sizeof buf)) > 0)
-        if (write(out, buf, (size_t)n) != n) {
-            rc = BR_EIO;
+        if ((rc = br_write_all(out, buf, (size_t)n)))
             break;
-        }
     if (n < 0)
         rc = BR_EIO;
     close(in);
