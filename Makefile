@@ -1,7 +1,10 @@
 # bookrec build. GNU Make + pkg-config.
 #   make                 build build/bookrec
-#   make run             install deps, build, import data (real or synthetic), split, report
-#   make test            install deps, build, unit tests, fuzz-corpus replay, integration tests
+#   make run             install deps, build, import (real or synthetic data), train, publish,
+#                        then serve the API and web UI on http://localhost:8080
+#   make test            install deps, build, unit tests, fuzz-corpus replay, integration tests,
+#                        browser tests of the web UI (make e2e)
+#   make screenshots     docs/screenshots/ from a real browser
 #   make unit            unit tests only
 #   make fuzz FUZZ=csv   run one libFuzzer driver (clang) for FUZZ_SECONDS (default 60)
 #   make bench-import    import throughput and peak memory (bench/import.md)
@@ -63,7 +66,7 @@ LOADGEN := $(BUILD)/loadgen
 UNIT := $(BUILD)/unit-tests
 
 .PHONY: all deps run test unit fuzz-replay integration fuzz bench-import bench-quality bench-ann \
-        bench-ann-large bench-services clean format
+        bench-ann-large bench-services e2e screenshots clean format
 all: $(BIN)
 
 deps:
@@ -133,6 +136,16 @@ test: deps
 	$(MAKE) unit
 	$(MAKE) fuzz-replay
 	$(MAKE) integration
+	$(MAKE) e2e
+
+# The web UI in a real browser (Debian chromium driven by playwright-core) against the
+# real server on the real data (tests/e2e/run.sh; the built data is kept in var/e2e).
+e2e: $(BIN)
+	BOOKREC_BIN=$(abspath $(BIN)) bash tests/e2e/run.sh
+
+# docs/screenshots/: each page, phone and desktop.
+screenshots: $(BIN)
+	BOOKREC_BIN=$(abspath $(BIN)) bash tests/e2e/run.sh screenshots
 
 # Coverage-guided fuzzing with clang's libFuzzer (not part of make test).
 FUZZ ?= csv

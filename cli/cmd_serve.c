@@ -65,7 +65,8 @@ static void handle_both(void *ctx, const br_http_req *req, br_http_resp *resp)
     struct both *b = ctx;
     const char *p = req->path;
     if (!strncmp(p, "/api/", 5) || !strncmp(p, "/health/", 8) || !strcmp(p, "/metrics") ||
-        (!strcmp(req->method, "GET") && strcmp(p, "/health") != 0))
+        ((!strcmp(req->method, "GET") || !strcmp(req->method, "HEAD")) &&
+         strcmp(p, "/health") != 0))
         br_gateway_handle(b->gw, req, resp);
     else
         br_svc_host_handle(b->host, req, resp);

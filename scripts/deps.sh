@@ -18,6 +18,7 @@ PKGS=(
     python3-requests               # black-box HTTP tests
     python3-numpy                  # tests read .npy artifacts; benchmark baselines
     postgresql                     # migrations are checked against a real PostgreSQL
+    chromium nodejs npm            # browser tests of the web UI (playwright-core from npm)
 )
 PKGS+=("$@")
 

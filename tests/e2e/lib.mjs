@@ -2,37 +2,35 @@
 // playwright-core, pages that cannot reach any host but the server under test, and a
 // record of console errors and failed requests of our own origin.
 import { chromium } from 'playwright-core';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 
 export const BASE = process.env.BOOKREC_URL || 'http://127.0.0.1:8080';
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 
+// One browser per run. chromium.launch gives it a fresh temporary profile
+// (--user-data-dir), removed when the browser closes; each test takes a new context
+// (its own cookies and storage).
 export async function launch() {
-  const userDataDir = mkdtempSync(join(tmpdir(), 'bookrec-e2e-chromium-'));
-  const context = await chromium.launchPersistentContext(userDataDir, {
+  const browser = await chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
       '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    viewport: { width: 1280, height: 900 },
-    locale: 'en-US',
-    timezoneId: 'UTC',
   });
-  const close = async () => {
-    await context.close().catch(() => {});
-    rmSync(userDataDir, { recursive: true, force: true });
-  };
-  return { context, close };
+  const newContext = (opts = {}) => browser.newContext({
+    viewport: { width: 1280, height: 900 }, locale: 'en-US', timezoneId: 'UTC', ...opts,
+  });
+  return { browser, newContext, close: () => browser.close().catch(() => {}) };
 }
 
 // Instruments a page: requests to any other origin are aborted (and counted), console
 // errors and uncaught exceptions from our origin are collected in page.problems.
-// allow(text, url) may excuse an expected one (a 404 the test asked for).
+// allow(text, url) may excuse an expected one (a 404 the test asked for); so may
+// page.expected, a list of regular expressions matched against "text url" (for a step
+// that fails on purpose).
 export function instrument(page, { allow = () => false } = {}) {
   const origin = new URL(BASE).origin;
   page.problems = [];
+  page.expected = [];
   page.blocked = [];
   page.events = [];
   page.route('**/*', (route) => {
@@ -48,6 +46,7 @@ export function instrument(page, { allow = () => false } = {}) {
     // errors about a blocked external resource (a cover image) are the test's doing
     if (url && !url.startsWith(origin)) return;
     if (allow(msg.text(), url)) return;
+    if (page.expected.some((re) => re.test(`${msg.text()} ${url}`))) return;
     page.problems.push(`console error: ${msg.text()} (${url}:${loc.lineNumber})`);
   });
   page.on('pageerror', (err) => page.problems.push(`uncaught: ${err.message}`));
