@@ -181,7 +181,7 @@ bench-ann: deps $(BIN) $(BUILD)/bench-ann
 	BENCH_BIN=$(BUILD)/bench-ann bash bench/ann.sh
 
 bench-services: deps $(BIN) $(LOADGEN)
-	bash bench/services.sh
+	BOOKREC_BIN=$(abspath $(BIN)) BOOKREC_LOADGEN=$(abspath $(LOADGEN)) bash bench/services.sh
 
 bench-ann-large: deps $(BIN) $(BUILD)/bench-ann
 	BENCH_BIN=$(BUILD)/bench-ann bash bench/ann.sh --large
