@@ -4,6 +4,7 @@
   serving.py login URL READERS_FILE PASSWORD OUT   bearer tokens of the claimed readers
   serving.py lists VERSION_DIR TOKENS OUT_DIR N SEED   the request lists of every endpoint
   serving.py check NAME URL LIST_DIR OUT           first requests of each list: status, ids
+  serving.py line CELL_JSON                        one cell's summary line
   serving.py report TMP OUT                        bench/results/serving.json + a table
 
 Standard library and numpy only (/usr/bin/python3).
@@ -138,6 +139,20 @@ def check(name, url, list_dir, out, first=20):
     return 1 if bad else 0
 
 
+def line(cell):
+    """One cell's summary line, as it is recorded."""
+    d = json.loads(cell)
+    w = d["wrk"]
+    s = w["duration_us"] / 1e6
+    e = sum(v for k, v in w.items() if k.startswith("errors"))
+    h = d["hits"] + d["misses"]
+    hit = f"  hit rate {d['hits'] / h:.2f}" if d["cache"] == "on" and h else ""
+    print(f"  {d['endpoint']:16} cache {d['cache']:3} c={d['connections']:<3} "
+          f"{w['requests'] / s:9.0f} rps  p50 {w['p50_us'] / 1e3:7.2f} ms  "
+          f"p99 {w['p99_us'] / 1e3:7.2f} ms  errors {e}  server cpu "
+          f"{d['server_cpu_s'] / s:.2f}  wrk cpu {d['wrk_cpu_s'] / s:.2f}{hit}", flush=True)
+
+
 def overlap(a, b):
     """Mean |A n B| / |A| over requests answered by both (recall of b against a)."""
     xs = []
@@ -180,6 +195,8 @@ def report(tmp, out):
     for ep in ENDPOINTS:
         for cache in ("off", "on"):
             for c in (16, 64):
+                if not any((s, ep, cache, c) in by for s in servers):
+                    continue
                 cells, base = [], by.get(("fastapi-baseline", ep, cache, c))
                 for s in servers:
                     r = by.get((s, ep, cache, c))
@@ -221,6 +238,8 @@ if __name__ == "__main__":
         lists(args[0], args[1], args[2], int(args[3]), int(args[4]))
     elif cmd == "check":
         sys.exit(check(*args))
+    elif cmd == "line":
+        line(args[0])
     elif cmd == "report":
         report(*args)
     else:

@@ -17,6 +17,7 @@ int cmd_publish(int argc, char **argv); /* cmd_publish.c */
 int cmd_versions(int argc, char **argv); /* cmd_versions.c */
 int cmd_serve(int argc, char **argv);   /* cmd_serve.c */
 int cmd_users(int argc, char **argv);   /* cmd_users.c */
+int cmd_pipeline(int argc, char **argv); /* cmd_pipeline.c */
 
 extern const char *cli_config_path;
 void cli_add_set(const char *pair);

@@ -23,6 +23,7 @@ static const struct cmd {
     {"serve", "run the gateway and the model services (one role, or all in one process)",
      cmd_serve},
     {"users", "create an account, or attach a login to an imported reader", cmd_users},
+    {"pipeline", "run the daily training pipeline (run, resume, status)", cmd_pipeline},
     {"demo-data", "write a synthetic Book-Crossing-format catalog (for machines without data)",
      cmd_demo_data},
     {"config", "show the effective configuration and where each value came from", cmd_config},

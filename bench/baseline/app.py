@@ -17,7 +17,8 @@ Design decisions, each meant to give the baseline the best fair chance:
    (allow.npy); hybrid is the concatenation [s; a] queried with [w s_q; (1 - w) a_q], as
    lib/index/hybrid.c. efSearch as the C side: 100 (als, subject), br_hybrid_default_ef(w).
    The indexes are built once (`app.py build-indexes ART OUT`) and read by each worker.
-3. ALS recommendations: numpy dot over the item factors + argpartition (the seed's way);
+3. ALS recommendations: numpy dot over the item factors (the rows that may be returned,
+   compacted at start) + argpartition (the seed's way);
    cold recommendations: attention pooling of the subject embeddings (perdim, scalar or mean,
    as lib/model/subject_emb.c) then the exact min-max blend of br_rec_cold.
 4. Accounts: the bearer token's BLAKE2b-256 hex is looked up in the sessions table, the
@@ -111,6 +112,11 @@ class Model:
         self.cold_prior = np.asarray(self.prior[self.cold_rows])
         self.cold_allow = self.allow[self.cold_rows]
         self.n_items = self.item_f.shape[0]
+        # ALS side: the rows that may be returned (shown, and trained: a zero row has no
+        # vector), compacted once per worker (C: the MIPS index holds the trained rows)
+        self.warm_rows = np.flatnonzero(self.als_allow & np.any(np.asarray(self.item_f) != 0,
+                                                                axis=1))
+        self.warm_f = np.ascontiguousarray(self.item_f[self.warm_rows])
         if faiss_dir:
             self.index = {m: faiss.read_index(os.path.join(faiss_dir, m + ".faiss"))
                           for m in ("als", "subject", "hybrid")}
@@ -159,11 +165,10 @@ class Model:
         return top(v, rows, k)
 
     def warm(self, user, k, exclude):
-        s = self.item_f @ self.user_f[user]
-        s[~self.als_allow] = -np.inf
+        s = self.warm_f @ self.user_f[user]
         if exclude:
-            s[np.asarray(exclude)] = -np.inf
-        ids, sc = top(s, None, k)
+            s[np.isin(self.warm_rows, exclude)] = -np.inf
+        ids, sc = top(s, self.warm_rows, k)
         keep = np.isfinite(sc)
         return ids[keep], sc[keep]
 
@@ -186,7 +191,7 @@ class Model:
         if qv is None:
             return None
         idx = self.index[mode]
-        faiss.ParameterSpace().set_index_parameter(idx, "efSearch", max(ef, k))
+        idx.hnsw.efSearch = max(ef, k)
         d, i = idx.search(np.ascontiguousarray(qv[None, :], dtype=np.float32), k + 1)
         lab = self.labels[mode][i[0][i[0] >= 0]]
         d = d[0][i[0] >= 0]
@@ -238,6 +243,8 @@ def build_indexes(art, out):
 
 if __name__ != "__main__":
     from fastapi import FastAPI, Request
+
+    faiss.omp_set_num_threads(1)  # one query at a time: OpenMP threads would only spin
     from fastapi.responses import Response
 
     ART = os.environ.get("BASELINE_ARTIFACTS")

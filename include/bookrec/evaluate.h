@@ -15,6 +15,10 @@
 #define BR_EVAL_WARM 1u       /* always run with a model directory */
 #define BR_EVAL_COLD 2u
 #define BR_EVAL_SIMILARITY 4u
+/* Models of the warm and cold protocols (br_evaluate_opts.models). */
+#define BR_EVAL_ALS 1u
+#define BR_EVAL_POPULARITY 2u /* count and Bayesian */
+#define BR_EVAL_SUBJECT 4u    /* subject models and their blends with the prior */
 
 typedef struct br_evaluate_opts {
     const char *model_dir;     /* a `bookrec train` output, or NULL with external inputs */
@@ -30,7 +34,8 @@ typedef struct br_evaluate_opts {
     int threads;
     int fold;                  /* held out by the warm protocol: BR_FOLD_TEST (default), or
                                   BR_FOLD_VAL (model selection, the pipeline's gate) */
-    unsigned protocols;        /* BR_EVAL_* (all by default) */
+    unsigned protocols;        /* BR_EVAL_WARM, _COLD, _SIMILARITY (all by default) */
+    unsigned models;           /* BR_EVAL_ALS, _POPULARITY, _SUBJECT (all by default) */
     const int64_t *only_users; /* NULL, or sorted user ids: warm queries only among them (two
                                   models compared on the same readers) */
     size_t n_only_users;

@@ -44,22 +44,22 @@
 #define BR_PIPELINE_STEPS 9
 
 typedef struct br_pipeline_opts {
-    const char *db;         /* the live store (br_store_open URL); SQLite only */
-    const char *artifacts;  /* artifacts directory (versions/, CURRENT) */
-    const char *runs;       /* directory of the run directories (created) */
+    const char *db;          /* the live store (br_store_open URL); SQLite only */
+    const char *artifacts;   /* artifacts directory (versions/, CURRENT) */
+    const char *runs;        /* directory of the run directories (created) */
     br_split_run_opts split; /* a first split's parameters (a frozen split is kept) */
-    br_train_opts train;    /* models; pools is replaced by the served pool */
-    size_t warm_epochs;     /* subject epochs when warm-started (train.semb.epochs else) */
-    int full_retrain;       /* subject model from scratch */
-    const char *pool;       /* served subject model: "perdim", "scalar", "mean" */
-    const char *prior;      /* "count" or "bayes" */
-    double cold_a;          /* default cold-blend weight */
-    double gate_floor;      /* least recall@30 (validation, ALS, warm readers) */
-    double gate_margin;     /* largest drop below the current version's recall@30 */
+    br_train_opts train;     /* models; pools is replaced by the served pool */
+    size_t warm_epochs;      /* subject epochs when warm-started (train.semb.epochs else) */
+    int full_retrain;        /* subject model from scratch */
+    const char *pool;        /* served subject model: "perdim", "scalar", "mean" */
+    const char *prior;       /* "count" or "bayes" */
+    double cold_a;           /* default cold-blend weight */
+    double gate_floor;       /* least recall@30 (validation, ALS, warm readers) */
+    double gate_margin;      /* largest drop below the current version's recall@30 */
     uint32_t boot_resamples; /* bootstrap resamples of the gate's report */
-    size_t keep_versions;   /* br_version_prune after a publish */
-    size_t keep_runs;       /* run directories kept */
-    int threads;            /* index builds; 0 = OpenMP default */
+    size_t keep_versions;    /* br_version_prune after a publish */
+    size_t keep_runs;        /* run directories kept */
+    int threads;             /* index builds; 0 = OpenMP default */
 } br_pipeline_opts;
 
 /* Defaults of the config table (docs/configuration.md); db, artifacts, runs NULL. */

@@ -14,11 +14,11 @@
 
 typedef struct br_train_opts {
     br_als_params als;
-    br_semb_params semb;  /* pool is ignored: see pools */
-    unsigned pools;       /* bit per br_semb_pool_kind to train (all three by default) */
-    size_t warm_min;      /* models.warm_min_ratings: train interactions to be in ALS */
-    size_t min_item;      /* train.min_item_interactions: fewer -> no ALS data for the item */
-    double bayes_m;       /* popularity.bayes_m */
+    br_semb_params semb;   /* pool is ignored: see pools */
+    unsigned pools;        /* bit per br_semb_pool_kind to train (all three by default) */
+    size_t warm_min;       /* models.warm_min_ratings: train interactions to be in ALS */
+    size_t min_item;       /* train.min_item_interactions: fewer -> no ALS data for the item */
+    double bayes_m;        /* popularity.bayes_m */
     int generic_positives; /* subject.generic_positives: a shared generic subject counts */
     const char *warm_dir;  /* NULL, or a subject model to start from: warm_dir/params.json
                               ("pool") and warm_dir/{subject_emb,attn_w,attn_b}.npy (a

@@ -61,6 +61,7 @@ void br_evaluate_opts_default(br_evaluate_opts *o)
     o->external_name = "external";
     o->fold = BR_FOLD_TEST;
     o->protocols = BR_EVAL_WARM | BR_EVAL_COLD | BR_EVAL_SIMILARITY;
+    o->models = BR_EVAL_ALS | BR_EVAL_POPULARITY | BR_EVAL_SUBJECT;
 }
 
 /* A set of queries: who they are, what they must not be shown, what counts. */
@@ -475,7 +476,8 @@ static int rec_protocol(struct ctx *c, const char *protocol, const struct querie
     struct rank_spec sp;
     int rc = 0;
     double best = -1;
-    if (als_user) {
+    unsigned models = c->o->models;
+    if (als_user && (models & BR_EVAL_ALS)) {
         memset(&sp, 0, sizeof sp);
         sp.p[0] = (struct part){als_user, c->Vd, c->V.cols, 1.0f};
         sp.nparts = 1;
@@ -487,7 +489,7 @@ static int rec_protocol(struct ctx *c, const char *protocol, const struct querie
     }
     static const char *const pnames[] = {"popularity", "popularity_bayes"};
     const double *priors[] = {c->prior_count, c->prior_bayes};
-    for (int p = 0; p < 2; p++) {
+    for (int p = 0; p < 2 && (models & BR_EVAL_POPULARITY); p++) {
         memset(&sp, 0, sizeof sp);
         sp.prior = priors[p];
         sp.cand = c->cand;
@@ -496,7 +498,7 @@ static int rec_protocol(struct ctx *c, const char *protocol, const struct querie
             return rc;
         br_lists_free(&ranked);
     }
-    for (int s = 0; s < c->n_subj; s++) {
+    for (int s = 0; s < c->n_subj && (models & BR_EVAL_SUBJECT); s++) {
         struct subj *sj = &c->subj[s];
         float *uq = user_subject_vectors(sj, favs, qs->ids, qs->n);
         char name[64];
@@ -1156,8 +1158,8 @@ int br_evaluate_run(br_store *st, const br_evaluate_opts *o, json_t **report, ch
             goto out;
         }
         char bname[64] = "";
-        if ((rc = rec_protocol(&c, "warm", &wq, &c.d.user_favs, als_u, c.prior_count, "count",
-                               NULL, NULL, -1, NULL, bname, sizeof bname)))
+        if ((rc = rec_protocol(&c, "warm", &wq, &c.d.user_favs, als_u, c.prior_count, "count", NULL,
+                               NULL, -1, NULL, bname, sizeof bname)))
             goto out;
         if (o->protocols & BR_EVAL_COLD) {
             /* Cold: choose the blend's prior on the tuning half, report on the other. */
@@ -1186,7 +1188,8 @@ int br_evaluate_run(br_store *st, const br_evaluate_opts *o, json_t **report, ch
                 if (rc)
                     goto out;
                 if (tune_bayes && tune_pop &&
-                    br_eval_mean(tune_bayes, BR_METRIC_RECALL) > br_eval_mean(tune_pop, BR_METRIC_RECALL)) {
+                    br_eval_mean(tune_bayes, BR_METRIC_RECALL) >
+                        br_eval_mean(tune_pop, BR_METRIC_RECALL)) {
                     prior = c.prior_bayes;
                     prior_name = "bayes";
                     chosen_a = best_a[1];
@@ -1195,8 +1198,8 @@ int br_evaluate_run(br_store *st, const br_evaluate_opts *o, json_t **report, ch
                 }
                 c.cold_prior = prior_name;
                 c.cold_a = chosen_a;
-                br_info("eval: cold blend chosen on the tuning half: prior %s, a = %.1f", prior_name,
-                        chosen_a);
+                br_info("eval: cold blend chosen on the tuning half: prior %s, a = %.1f",
+                        prior_name, chosen_a);
                 queries_free(&cq);
                 br_csr_free(&cfavs);
                 br_vec_free(&profile);
@@ -1209,8 +1212,8 @@ int br_evaluate_run(br_store *st, const br_evaluate_opts *o, json_t **report, ch
                 rc = BR_ENOMEM;
                 goto out;
             }
-            rc = rec_protocol(&c, "cold", &cq, &cfavs, als_cold, prior, prior_name, &pop30, &blend30,
-                              chosen_a, NULL, bname, sizeof bname);
+            rc = rec_protocol(&c, "cold", &cq, &cfavs, als_cold, prior, prior_name, &pop30,
+                              &blend30, chosen_a, NULL, bname, sizeof bname);
             free(als_cold);
             if (rc)
                 goto out;

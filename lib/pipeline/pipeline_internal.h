@@ -15,10 +15,11 @@
 typedef struct br__prun {
     const br_pipeline_opts *o;
     char id[BR_VERSION_ID_MAX];
-    char dir[2048]; /* RUNS/<id> */
-    json_t *rec;    /* run.json */
-    br_store *st;   /* split/catalog.db, opened by the first step that needs it */
-    br_trainer *tr; /* steps 4-6 share the loaded training data */
+    char dir[2048];      /* RUNS/<id> */
+    json_t *rec;         /* run.json */
+    br_store *st;        /* split/catalog.db, opened by the first step that needs it */
+    br_trainer *tr;      /* steps 4-6 share the loaded training data */
+    char warm_dir[4200]; /* the trainer's warm start (its options point here) */
     char *err;
     size_t errcap;
 } br__prun;

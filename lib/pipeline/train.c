@@ -491,7 +491,7 @@ const json_t *br_trainer_files(const br_trainer *t)
  * manifest of the same split in DIR (entries of files rewritten now replace theirs). */
 static int write_manifest(br_trainer *t, json_t **manifest, char *err, size_t errcap)
 {
-    char path[4096];
+    char path[4200];
     const br_als_params *a = &t->o.als;
     snprintf(path, sizeof path, "%s/manifest.json", t->dir);
     json_t *old = json_load_file(path, 0, NULL);
@@ -530,7 +530,7 @@ static int write_manifest(br_trainer *t, json_t **manifest, char *err, size_t er
         t->o.bayes_m, "warm_min_ratings", (json_int_t)t->o.warm_min, "files", files, "training",
         stats, "metrics");
     /* Written aside and renamed: a crash leaves the previous phase's manifest. */
-    char tmp[4200];
+    char tmp[4300];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     if (!m || json_dump_file(m, tmp, JSON_INDENT(2) | JSON_SORT_KEYS) != 0 ||
         rename(tmp, path) != 0) {

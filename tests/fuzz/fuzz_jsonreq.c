@@ -22,7 +22,10 @@ static void check_msg(int rc, const char *err)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static const char *const names[] = {"k", "user", "ids", "w", "q", "subjects", "b", NULL};
+    /* Fields of the model services' and the gateway's requests. */
+    static const char *const names[] = {"k", "user", "ids", "w", "q", "subjects", "b",
+                                        "book", "rating", "username", "favorite_subjects",
+                                        "type", NULL};
     char err[200];
     json_t *o = NULL;
     int rc = br_jreq_parse((const char *)data, size, 2048, &o, err, sizeof err);

@@ -11,6 +11,7 @@ A module fixture makes a demo catalog, trains a small model and publishes it, th
 `bookrec serve` (gateway and the five model services in one process) on a free port."""
 import http.client
 import json
+import os
 import re
 import select
 import sqlite3
@@ -114,7 +115,6 @@ class Server:
 
 
 def clean_env():
-    import os
     e = dict(os.environ)
     for k in list(e):
         if k == "BOOKREC_CONFIG" or k.startswith("BOOKREC_SERVE_") or k == "PORT":
@@ -1045,7 +1045,8 @@ def test_oversized_headers(gw):
     "/api/v1/../../etc/passwd", "/api/v1/books/../../../etc/passwd", "/../../etc/passwd",
     "/%2e%2e/%2e%2e/etc/passwd", "/api/v1/books/%2e%2e/similar", "/api/v1/books/1/../../me",
     "/api/v1/books/by-isbn/..%2F..%2Fetc%2Fpasswd", "/api/v1/openapi.json/../../../etc/passwd",
-    "/api/v1/books/1%00.json", "//etc/passwd", "/api/v1//books/1", "/web/../../etc/passwd",
+    "/api/v1/books/1%00.json", "/api/v1/books/1%00", "/health/live%00.html",
+    "//etc/passwd", "/api/v1//books/1", "/web/../../etc/passwd",
     "/api/v1/books/%252e%252e%252fetc"])
 def test_path_traversal(gw, path):
     status, headers, body = gw.raw("GET", path)
@@ -1053,6 +1054,16 @@ def test_path_traversal(gw, path):
     assert b"root:" not in body
     err = json.loads(body)["error"]
     assert err["code"] and err["message"]
+
+
+@pytest.mark.parametrize("path", [
+    "/api/v1/subjects?q=%C1%8A", "/api/v1/search?q=ab%FF", "/api/v1/search?q=the&subjects=%C0",
+    "/api/v1/recommendations?subjects=%ED%A0%80", "/api/v1/books/1/similar?mode=%FF",
+    "/api/v1/me/ratings?cursor=%FE"])
+def test_query_not_utf8(gw, path):
+    status, headers, body = gw.raw("GET", path)
+    assert status in (400, 401), (path, status, body)
+    assert json.loads(body)["error"]["message"]
 
 
 def test_unknown_methods_and_paths(gw):
@@ -1094,7 +1105,7 @@ def test_rate_limit_per_address(world):
             r = s.get(f"{API}/subjects")
             got.append(r.status_code)
             if r.status_code == 429:
-                e = assert_error(r, 429, "rate_limited")
+                assert_error(r, 429, "rate_limited")
                 ra = int(r.headers["Retry-After"])
                 assert 1 <= ra <= 60, ra
                 break
