@@ -18,7 +18,7 @@ PKGS=(
     python3-requests               # black-box HTTP tests
     python3-numpy                  # tests read .npy artifacts; benchmark baselines
     postgresql                     # migrations are checked against a real PostgreSQL
-    chromium nodejs npm            # browser tests of the web UI (playwright-core from npm)
+    chromium                       # browser tests of the web UI (playwright-core from npm)
 )
 PKGS+=("$@")
 
@@ -26,6 +26,10 @@ missing=()
 for p in "${PKGS[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
 done
+# Node.js and npm may come from another packaging (whose nodejs bundles npm and conflicts
+# with Debian's npm): only the commands matter.
+command -v node >/dev/null || missing+=(nodejs)
+command -v npm >/dev/null || missing+=(npm)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 echo "deps: installing ${missing[*]}" >&2
