@@ -62,6 +62,9 @@
 #define LEX_MAX_POSTINGS (UINT32_MAX - 1u)
 #define LEX_MAX_TERM_BYTES (UINT32_MAX - 1u)
 #define LEX_MAX_SCORE 1e6f /* far above any BM25 score; keeps 16 summed terms finite */
+/* Far below any BM25 score (~0.5/N at worst), far above the denormals: a posting times the
+ * completion discount (>= 0.01) stays a positive normal float. */
+#define LEX_MIN_SCORE 1e-30f
 #define FIELDS 3
 
 typedef struct lex_header {
@@ -473,7 +476,7 @@ static int validate(const void *buf, size_t len, char *err, size_t errcap, br_le
                 return br_errf(err, errcap, BR_ECORRUPT,
                                "term %zu: posting %u: document out of range or out of order", t, j);
             float s = x->pscore[j];
-            if (!(s > 0.0f && s <= LEX_MAX_SCORE)) /* also refuses NaN */
+            if (!(s >= LEX_MIN_SCORE && s <= LEX_MAX_SCORE)) /* also refuses NaN */
                 return br_errf(err, errcap, BR_ECORRUPT, "term %zu: posting %u: score %g", t, j,
                                (double)s);
         }
