@@ -139,7 +139,10 @@ static void rank(const struct als_model *m, const float *vec, size_t k, const in
 {
     int32_t *ids = malloc(k * sizeof *ids);
     float *scores = malloc(k * sizeof *scores);
-    br_hnsw_search_opts so = {.ef = k < 100 ? 100 : k, .exclude = ex, .n_exclude = nex,
+    /* Inner-product search over ALS factors is hard for the graph (a few long "hub"
+     * vectors): ef 100 found 0.78 of the exact top 20 on the real data, 400 finds 0.91
+     * (1,600: 0.96). */
+    br_hnsw_search_opts so = {.ef = k < 100 ? 400 : 4 * k, .exclude = ex, .n_exclude = nex,
                               .allow = m->allow.data};
     *items = NULL;
     if (!ids || !scores || br_hnsw_search(m->mips, vec, k, &so, ids, scores) != 0) {
