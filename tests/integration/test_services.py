@@ -829,3 +829,40 @@ def test_metadata_role_isolation(world, serve, probe, tmp_path):
     is_error(s.get("/similar"), 404, "not_found")
     h = s.health()
     assert h["role"] == "metadata" and h["version"] == world["v1"]
+
+
+# ---- 7. approximate search against the exact answer ----
+
+def test_approximate_answers_reach_recall_against_exact(world, main_server):
+    """The HNSW paths (als_recs: inner product; similar als/subject: cosine) against exact
+    scans of the same arrays with numpy, over the books that may be shown."""
+    np = pytest.importorskip("numpy")
+    vd = vdir(world["base"], world["v1"])
+    U = np.load(vd / "als" / "user_factors.npy")
+    V = np.load(vd / "als" / "item_factors.npy")
+    allow = np.load(vd / "als" / "allow.npy").astype(bool)
+    users = np.load(vd / "als" / "als_users.npy")
+    k, hits, total = 20, 0, 0
+    for u in users[:: max(1, len(users) // 60)]:
+        s = V @ U[u]
+        s[~allow] = -np.inf
+        exact = set(np.argsort(-s, kind="stable")[:k].tolist())
+        got = {it["id"] for it in main_server.post("/als_recs", {"user": int(u), "k": k})
+               .json()["items"]}
+        hits += len(exact & got)
+        total += k
+    assert hits / total >= 0.9, f"als_recs recall@{k} {hits / total:.3f}"
+
+    unit = V / np.maximum(np.linalg.norm(V, axis=1, keepdims=True), 1e-30)
+    has = allow & (np.linalg.norm(V, axis=1) > 0)
+    hits = total = 0
+    for q in np.flatnonzero(has)[:: max(1, int(has.sum()) // 60)]:
+        s = unit @ unit[q]
+        s[~has] = -np.inf
+        s[q] = -np.inf
+        exact = set(np.argsort(-s, kind="stable")[:k].tolist())
+        got = {it["id"] for it in main_server.post("/similar", {"item": int(q), "mode": "als",
+                                                               "k": k}).json()["items"]}
+        hits += len(exact & got)
+        total += k
+    assert hits / total >= 0.9, f"similar als recall@{k} {hits / total:.3f}"
