@@ -12,6 +12,7 @@
 #   make bench-ann       HNSW vs hnswlib vs FAISS (bench/ann.md); bench-ann-large: 1M x 64
 #   make bench-services  each model service's endpoints over HTTP (bench/services.md)
 #   make bench-pipeline  the daily pipeline's steps on the real data (bench/pipeline.md)
+#   make bench-serving   wrk against the gateway and the FastAPI baseline (bench/serving.md)
 #   make build/bench-X   any bench/X.c benchmark program, linked with the library
 # Switches: SANITIZER=address|undefined|thread (also "address,undefined"), NO_OMP=1,
 #           WERROR=1 (CI sets it), CC=clang.
@@ -67,7 +68,7 @@ LOADGEN := $(BUILD)/loadgen
 UNIT := $(BUILD)/unit-tests
 
 .PHONY: all deps run test unit fuzz-replay integration fuzz bench-import bench-quality bench-ann \
-        bench-ann-large bench-services bench-pipeline e2e screenshots clean format
+        bench-ann-large bench-services bench-serving bench-pipeline e2e screenshots clean format
 all: $(BIN)
 
 deps:
@@ -180,6 +181,11 @@ bench-quality: deps $(BIN)
 
 bench-ann: deps $(BIN) $(BUILD)/bench-ann
 	BENCH_BIN=$(BUILD)/bench-ann bash bench/ann.sh
+
+bench-serving: deps $(BIN) $(LOADGEN)
+	bash scripts/deps.sh wrk curl python3-fastapi python3-uvicorn python3-faiss python3-uvloop \
+	    python3-httptools
+	BOOKREC_BIN=$(abspath $(BIN)) bash bench/serving.sh
 
 bench-pipeline: deps $(BIN)
 	BOOKREC_BIN=$(abspath $(BIN)) bash bench/pipeline.sh
