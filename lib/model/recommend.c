@@ -62,6 +62,9 @@ static void sel_done(struct sel *s, int32_t *ids, float *scores, size_t *n_out)
 static float dot(const float *a, const float *b, size_t n)
 {
     float s = 0;
+    /* Vectorized (the reduction may be reordered): the cold blend scores every book with
+     * subjects per request, and the scalar loop was most of that request's time. */
+#pragma omp simd reduction(+ : s)
     for (size_t i = 0; i < n; i++)
         s += a[i] * b[i];
     return s;
