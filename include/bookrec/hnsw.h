@@ -51,7 +51,7 @@ typedef struct br_hnsw_params {
 void br_hnsw_params_default(br_hnsw_params *p);
 
 /* Builds an index over n vectors of dim floats (row-major). labels: n strictly increasing
- * non-negative ids, or NULL for 0..n-1. The vectors are copied.
+ * ids in [0, INT32_MAX), or NULL for 0..n-1. The vectors are copied.
  * Deterministic for a fixed seed with threads = 1; with more threads the insertion order
  * varies between runs and so does the graph (recall does not).
  * 0, BR_EINVAL (NULL, n or dim 0, labels not increasing, bad params), BR_ELIMIT

@@ -54,7 +54,7 @@ void br_lexical_params_default(br_lexical_params *p);
 
 /* Builds an index over n documents (any order). p NULL = defaults. The strings are read,
  * not kept. A document whose fields hold no token is indexed but never matches.
- * 0, BR_EINVAL (NULL, negative or duplicate id, bad params), BR_ELIMIT (n > INT32_MAX, more
+ * 0, BR_EINVAL (NULL, negative, INT32_MAX or duplicate id, bad params), BR_ELIMIT (n > INT32_MAX, more
  * than 2^32 - 2 postings or term bytes), BR_ENOMEM. */
 int br_lexical_build(const br_lexical_doc *docs, size_t n, const br_lexical_params *p,
                      br_lexical **out);

@@ -444,7 +444,7 @@ int br_hnsw_build(const float *vectors, size_t n, size_t dim, const int32_t *lab
         p->ef_construction > BR__HNSW_MAX_EF)
         return BR_ELIMIT;
     for (size_t i = 0; labels && i < n; i++)
-        if (labels[i] < 0 || (i > 0 && labels[i] <= labels[i - 1]))
+        if (labels[i] < 0 || labels[i] == INT32_MAX || (i > 0 && labels[i] <= labels[i - 1]))
             return BR_EINVAL;
 
     int rc = BR_ENOMEM;

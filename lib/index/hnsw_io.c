@@ -164,7 +164,9 @@ static int validate(const void *buf, size_t len, char *err, size_t errcap, br_hn
         }
     }
     for (size_t i = 0; i < h->n; i++)
-        if (h->labels[i] < 0 || (i > 0 && h->labels[i] <= h->labels[i - 1]))
+        /* Below INT32_MAX: label_bound (largest + 1) must fit in an int32. */
+        if (h->labels[i] < 0 || h->labels[i] == INT32_MAX ||
+            (i > 0 && h->labels[i] <= h->labels[i - 1]))
             return br_errf(err, errcap, BR_ECORRUPT, "labels not increasing at node %zu", i);
     h->label_bound = h->labels[h->n - 1] + 1;
     return 0;

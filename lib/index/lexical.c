@@ -451,7 +451,8 @@ static int validate(const void *buf, size_t len, char *err, size_t errcap, br_le
     x->image_len = len;
 
     for (size_t i = 0; i < x->n_docs; i++)
-        if (x->ids[i] < 0 || (i > 0 && x->ids[i] <= x->ids[i - 1]))
+        /* Below INT32_MAX: br_lexical_id_bound (largest id + 1) must fit in an int32. */
+        if (x->ids[i] < 0 || x->ids[i] == INT32_MAX || (i > 0 && x->ids[i] <= x->ids[i - 1]))
             return br_errf(err, errcap, BR_ECORRUPT, "doc ids not increasing at doc %zu", i);
     if (x->toff[0] != 0 || x->toff[x->n_terms] != hd.term_bytes || x->poff[0] != 0 ||
         x->poff[x->n_terms] != hd.n_postings)
@@ -772,7 +773,8 @@ int br_lexical_build(const br_lexical_doc *docs, size_t n, const br_lexical_para
     sort_by_id(docs, order, tmp, n);
     rc = BR_EINVAL;
     for (size_t i = 0; i < n; i++)
-        if (docs[order[i]].id < 0 || (i > 0 && docs[order[i]].id == docs[order[i - 1]].id))
+        if (docs[order[i]].id < 0 || docs[order[i]].id == INT32_MAX ||
+            (i > 0 && docs[order[i]].id == docs[order[i - 1]].id))
             goto fail;
     for (size_t i = 0; i < n; i++)
         if ((rc = add_doc(&B, (uint32_t)i, &docs[order[i]])) != 0)
@@ -942,7 +944,7 @@ int br_lexical_build_from_store(br_store *st, const br_lexical_params *p, br_lex
     }
     while ((rc = br_stmt_step(q)) == 1) {
         int64_t id = br_stmt_int(q, 0);
-        if (id < 0 || id > INT32_MAX) {
+        if (id < 0 || id >= INT32_MAX) {
             rc =
                 br_errf(err, errcap, BR_EINVAL, "works: item_idx %lld out of range", (long long)id);
             goto fail;

@@ -20,7 +20,7 @@ static void exercise(br_lexical *x)
     static const char *const q[] = {"harry pot", "a", "the e", "cafe ", "zz9 ", "ä ö ü"};
     int32_t bound = br_lexical_id_bound(x), ids[8];
     float sc[8];
-    /* Ids may legally reach INT32_MAX: filter only where the mask is small. */
+    /* Ids may legally reach INT32_MAX - 1: filter only where the mask is small. */
     uint8_t *allow = bound > 0 && bound <= (1 << 16) ? malloc((size_t)bound) : NULL;
     if (allow)
         for (int32_t i = 0; i < bound; i++)

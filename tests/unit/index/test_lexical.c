@@ -287,6 +287,14 @@ TEST(lexical_limits_and_bad_arguments)
     dup[0].id = -1;
     ASSERT_EQ_INT(br_lexical_build(dup, 2, NULL, &y), BR_EINVAL);
     ASSERT_TRUE(y == NULL);
+    /* The id bound (largest id + 1) must fit in an int32. */
+    dup[0].id = INT32_MAX;
+    ASSERT_EQ_INT(br_lexical_build(dup, 2, NULL, &y), BR_EINVAL);
+    dup[0].id = INT32_MAX - 1;
+    ASSERT_OK(br_lexical_build(dup, 2, NULL, &y));
+    ASSERT_EQ_INT(br_lexical_id_bound(y), INT32_MAX);
+    br_lexical_free(y);
+    y = NULL;
     br_lexical_params p;
     br_lexical_params_default(&p);
     p.w_subjects = 0.0f;
