@@ -147,7 +147,7 @@ def line(cell):
     e = sum(v for k, v in w.items() if k.startswith("errors"))
     h = d["hits"] + d["misses"]
     hit = f"  hit rate {d['hits'] / h:.2f}" if d["cache"] == "on" and h else ""
-    print(f"  {d['endpoint']:16} cache {d['cache']:3} c={d['connections']:<3} "
+    print(f"  {d['server']:17} {d['endpoint']:16} cache {d['cache']:3} c={d['connections']:<3} "
           f"{w['requests'] / s:9.0f} rps  p50 {w['p50_us'] / 1e3:7.2f} ms  "
           f"p99 {w['p99_us'] / 1e3:7.2f} ms  errors {e}  server cpu "
           f"{d['server_cpu_s'] / s:.2f}  wrk cpu {d['wrk_cpu_s'] / s:.2f}{hit}", flush=True)

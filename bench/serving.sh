@@ -33,9 +33,10 @@ SECONDS_CELL=${BENCH_SECONDS:-8}
 WARMUP=${BENCH_WARMUP:-2}
 WARM_USERS=${BENCH_WARM_USERS:-500}
 N_DISTINCT=${BENCH_DISTINCT:-10000}
-CONNS=(${BENCH_CONNECTIONS:-16 64})
-SERVERS=(${BENCH_SERVERS:-bookrec-allinone bookrec-services fastapi-baseline})
-ENDPOINTS=(${BENCH_ENDPOINTS:-recs_warm recs_cold similar_als similar_subject similar_hybrid book})
+read -r -a CONNS <<< "${BENCH_CONNECTIONS:-16 64}"
+read -r -a SERVERS <<< "${BENCH_SERVERS:-bookrec-allinone bookrec-services fastapi-baseline}"
+read -r -a ENDPOINTS <<< \
+    "${BENCH_ENDPOINTS:-recs_warm recs_cold similar_als similar_subject similar_hybrid book}"
 SEED=${BENCH_SEED:-7}
 WRK_CPU=${BENCH_WRK_CPU:-0}
 SERVER_CPU=${BENCH_SERVER_CPU:-1}
@@ -59,12 +60,12 @@ DB="$TMP/bookrec.db"
 PIDS=()
 
 stop_all() {
-    local p i
+    local p _
     for p in "${PIDS[@]}"; do
         kill -TERM "$p" 2> /dev/null || true
     done
     for p in "${PIDS[@]}"; do
-        for i in $(seq 50); do
+        for _ in $(seq 50); do
             kill -0 "$p" 2> /dev/null || break
             sleep 0.1
         done
@@ -86,8 +87,9 @@ die() {
     exit 1
 }
 
-[ -f "$VAR/model/manifest.json" ] && [ -f "$VAR/bookrec.db" ] ||
+if [ ! -f "$VAR/model/manifest.json" ] || [ ! -f "$VAR/bookrec.db" ]; then
     die "no trained model in $VAR (make run imports and trains one)"
+fi
 
 # ---- preparation ----
 echo "bench-serving: copying $VAR/bookrec.db, publishing $VAR/model into $TMP"
@@ -117,6 +119,7 @@ $PY bench/serving.py readers "$DB" "$VDIR" "$WARM_USERS" "$SEED" > "$TMP/readers
 echo "bench-serving: claiming $(wc -l < "$TMP/readers.txt") warm readers (users claim, 4 at a time)"
 t0=$(date +%s.%N)
 export BIN DB PASSWORD
+# shellcheck disable=SC2016 # expanded by the inner sh, from the exported variables
 xargs -P 4 -I{} sh -c 'printf "%s\n" "$PASSWORD" | "$BIN" users claim --db "$DB" \
     --user-id {} --username bench{} --email bench{}@example.com --password-stdin > /dev/null' \
     < "$TMP/readers.txt"
@@ -126,7 +129,7 @@ echo "bench-serving: claimed in $CLAIM_S s"
 # start NAME CPU [serve args]: a bookrec server on a free loopback port; waits until it
 # answers URL_PATH (set by the caller in READY) with 200. Sets PORT and PID.
 start() {
-    local name=$1 i log
+    local name=$1 log _
     shift
     log="$TMP/$name-$PHASE.log"
     : > "$log"
@@ -135,7 +138,7 @@ start() {
     PID=$!
     PIDS+=("$PID")
     PORT=
-    for i in $(seq 600); do
+    for _ in $(seq 600); do
         kill -0 "$PID" 2> /dev/null || { cat "$log" >&2; die "$name exited"; }
         [ -n "$PORT" ] || PORT=$(sed -n 's|.*listening on http://[^ ]*:\([0-9][0-9]*\) .*|\1|p' \
             "$log" || true)
@@ -198,7 +201,8 @@ up() {
             [ "$($PY -c 'import numpy as np, sys; print(int((np.memmap(sys.argv[1], dtype=np.int64, mode="r")[0::3] != 0).sum()))' "$TMP/counters" 2> /dev/null || echo 0)" -ge 2 ] && break
             sleep 0.1
         done
-        SRV_PIDS=("$PID" $(pgrep -P "$PID" || true))
+        mapfile -t SRV_PIDS < <(echo "$PID"; pgrep -P "$PID" || true)
+        PIDS+=("${SRV_PIDS[@]:1}") # the workers too, should the master not stop them
         ;;
     esac
     URL="http://127.0.0.1:$PORT"

@@ -363,12 +363,11 @@ if __name__ != "__main__":
             user = account(request)
         except PermissionError:
             return error(401, "unauthorized", "the token is invalid or has expired")
-        items, ratings, newest, fav = [], [], 0, []
+        items, newest, fav = [], 0, []
         if user is not None:
             rows = db.execute("SELECT item_idx, ts, rating FROM interactions WHERE user_id = ? "
                               "ORDER BY item_idx", (user,)).fetchall()[:MAX_READ]
             items = [r[0] for r in rows]
-            ratings = [r[2] for r in rows]
             newest = max((r[1] or 0 for r in rows), default=0)  # NULL ts: 0, as C
             fav = [r[0] for r in db.execute(
                 "SELECT subject_id FROM user_fav_subjects WHERE user_id = ? AND "
